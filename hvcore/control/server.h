@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The VMM's control socket: line-delimited JSON shaped like QMP. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+struct hv_control;
+
+/* What the server needs from the VM. All are called on the main-loop thread. */
+struct hv_control_ops {
+    /* "running", "paused", "shutting-down"... */
+    const char *(*state)(void *opaque);
+    unsigned (*vcpus)(void *opaque);
+    /* Return 0, or -errno with *err set to a one-line message. */
+    int (*pause)(void *opaque, char **err);
+    int (*resume)(void *opaque, char **err);
+    /* Ends the VMM (after the reply has been written). */
+    void (*quit)(void *opaque);
+    void *opaque;
+};
+
+/* Creates a listening unix socket at `path` (mode 0600) served on the thread-default
+ * GMainContext. Refuses to replace an existing live socket; removes a stale one. */
+struct hv_control *hv_control_new(const char *path, const struct hv_control_ops *ops,
+                                  GError **error);
+/* Sends {"event": NAME, "data": DATA, "timestamp": ...} to every client. Takes `data`. */
+void hv_control_emit(struct hv_control *ctl, const char *event, JsonNode *data);
+/* Closes every client and removes the socket file. */
+void hv_control_free(struct hv_control *ctl);

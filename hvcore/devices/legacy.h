@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The small PC devices that reset or power off the machine. */
+#pragma once
+
+#include "kvm/vm.h"
+
+/* i8042 at 0x60/0x64: only the pulse-reset command (0xFE) and a status that never blocks. */
+int hv_i8042_register(struct hv_vm *vm);
+/* The reset control register at 0xCF9. */
+int hv_reset_register(struct hv_vm *vm);
+
+/* ACPI PM1a event (status/enable) and control blocks: S5 powers off. */
+struct hv_acpi_pm {
+    struct hv_vm *vm;
+    pthread_mutex_t lock;
+    uint16_t sts;
+    uint16_t en;
+    uint16_t cnt;
+};
+int hv_acpi_pm_register(struct hv_acpi_pm *pm, struct hv_vm *vm);
+void hv_acpi_pm_reset(struct hv_acpi_pm *pm);

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* A KVM virtual machine: its fd, memory slots, interrupt controllers and vCPU threads. */
+#pragma once
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvm/host.h"
+#include "kvm/iobus.h"
+#include "kvm/memory.h"
+
+/* Why the guest wants the VM to stop running; set from vCPU threads and devices. */
+enum hv_vm_request {
+    HV_REQ_NONE = 0,
+    HV_REQ_RESET,
+    HV_REQ_POWEROFF,
+    HV_REQ_CRASH,
+};
+
+#define HV_MAX_SLOTS 8
+#define HV_IOAPIC_ADDR 0xfec00000ULL
+#define HV_LAPIC_ADDR 0xfee00000ULL
+
+struct hv_vm;
+
+struct hv_vcpu {
+    struct hv_vm *vm;
+    unsigned id;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    bool thread_started;
+    atomic_uint_fast64_t exits;
+    atomic_uint_fast64_t io_exits;
+    atomic_uint_fast64_t mmio_exits;
+};
+
+struct hv_slot {
+    uint64_t gpa;
+    uint64_t size;
+    void *hva;
+    bool readonly;
+};
+
+struct hv_vm {
+    const struct hv_host *host;
+    int fd;
+    struct hv_iobus pio;
+    struct hv_iobus mmio;
+    struct hv_slot slots[HV_MAX_SLOTS];
+    unsigned nr_slots;
+
+    unsigned nr_vcpus;
+    struct hv_vcpu *vcpus;
+    /* Called on each vCPU's own thread before its first KVM_RUN. */
+    int (*vcpu_setup)(struct hv_vcpu *vcpu, void *opaque);
+    void *vcpu_setup_opaque;
+
+    /* Run control, shared by the main thread and the vCPU threads. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    atomic_bool pause_req;
+    atomic_bool stop_req;
+    unsigned nr_parked;
+
+    /* The first request wins; the main loop reads it after event_fd fires. */
+    atomic_int request;
+    char *crash_msg;
+    int event_fd;
+};
+
+/* Creates the KVM VM: TSS and identity-map addresses, in-kernel irqchip and PIT. */
+int hv_vm_init(struct hv_vm *vm, const struct hv_host *host, char **err);
+/* Registers guest memory; kept so that a reset can register it again. */
+int hv_vm_add_slot(struct hv_vm *vm, uint64_t gpa, uint64_t size, void *hva, bool readonly,
+                   char **err);
+/* Drops the KVM VM and its vCPUs and creates them afresh, as a hardware reset would. */
+int hv_vm_recreate(struct hv_vm *vm, char **err);
+void hv_vm_destroy(struct hv_vm *vm);
+
+/* Sets an ISA/IOAPIC interrupt line (GSI) level. Safe from any thread. */
+void hv_vm_set_irq(struct hv_vm *vm, unsigned gsi, int level);
+
+/* Asks the main loop to reset, power off or report a crash (message taken). */
+void hv_vm_request(struct hv_vm *vm, enum hv_vm_request req, char *crash_msg);
+/* Clears a handled request. */
+void hv_vm_clear_request(struct hv_vm *vm);
+
+int hv_vcpus_create(struct hv_vm *vm, unsigned count, char **err);
+int hv_vcpus_start(struct hv_vm *vm, char **err);
+/* Stops and joins every vCPU thread and closes the vCPUs. */
+void hv_vcpus_destroy(struct hv_vm *vm);
+/* Returns once every vCPU is out of KVM_RUN and parked. */
+void hv_vcpus_pause(struct hv_vm *vm);
+void hv_vcpus_resume(struct hv_vm *vm);

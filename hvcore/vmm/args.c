@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* vmdesk-vmm's command line: parsing and validating it before anything is opened. */
+#include "vmm/args.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kvm/memory.h"
+
+static const char usage[] =
+    "Usage: vmdesk-vmm (--kernel BZIMAGE [--initrd FILE] [--cmdline TEXT] | --firmware FILE)\n"
+    "                  [--memory SIZE] [--cpus N] [--serial BACKEND] [--control PATH]\n"
+    "                  [--no-reboot] [--ksm] [--hugepages]\n"
+    "\n"
+    "Runs one virtual machine on KVM.\n"
+    "\n"
+    "  --kernel FILE      Linux x86-64 bzImage to boot directly\n"
+    "  --initrd FILE      initial ramdisk for --kernel\n"
+    "  --cmdline TEXT     kernel command line (default: console=ttyS0)\n"
+    "  --firmware FILE    raw firmware image mapped below 4 GiB, started at the reset vector\n"
+    "  --memory SIZE      guest RAM, e.g. 512M or 2G; no suffix means MiB (default: 512M)\n"
+    "  --cpus N           number of vCPUs (default: 1)\n"
+    "  --serial BACKEND   COM1: stdio, file:PATH, unix:PATH or none (default: stdio)\n"
+    "  --control PATH     serve the JSON control protocol on a unix socket\n"
+    "  --no-reboot        exit (status 0) when the guest resets instead of rebooting\n"
+    "  --ksm              let KSM merge identical guest pages (MADV_MERGEABLE)\n"
+    "  --hugepages        back guest RAM with transparent huge pages\n"
+    "  --help, --version\n"
+    "\n"
+    "In --serial stdio mode, Ctrl-A X quits and Ctrl-A A sends Ctrl-A.\n";
+
+const char *hv_args_usage(void)
+{
+    return usage;
+}
+
+int hv_parse_size(const char *text, uint64_t *bytes)
+{
+    if (!text || !g_ascii_isdigit(text[0]))
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    guint64 n = g_ascii_strtoull(text, &end, 10);
+    if (errno)
+        return -EINVAL;
+    unsigned shift = 20;
+    if (*end) {
+        switch (g_ascii_toupper(*end)) {
+        case 'K': shift = 10; break;
+        case 'M': shift = 20; break;
+        case 'G': shift = 30; break;
+        case 'T': shift = 40; break;
+        default: return -EINVAL;
+        }
+        end++;
+        /* Accept "512MiB" and "512MB" as people write them; both mean powers of 1024. */
+        if (!strcmp(end, "iB") || !strcmp(end, "B") || !strcmp(end, "ib"))
+            end += strlen(end);
+        if (*end)
+            return -EINVAL;
+    }
+    if (n > (UINT64_MAX >> shift))
+        return -EINVAL;
+    *bytes = n << shift;
+    return 0;
+}
+
+/* Each flag, whether it takes a value, and where the value goes. */
+enum opt {
+    OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_FIRMWARE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
+    OPT_CONTROL, OPT_NO_REBOOT, OPT_KSM, OPT_HUGEPAGES, OPT_HELP, OPT_VERSION,
+};
+
+static const struct {
+    const char *name;
+    enum opt opt;
+    bool has_value;
+    const char *example;
+} options[] = {
+    {"kernel", OPT_KERNEL, true, "--kernel /boot/vmlinuz"},
+    {"initrd", OPT_INITRD, true, "--initrd initrd.img"},
+    {"cmdline", OPT_CMDLINE, true, "--cmdline 'console=ttyS0'"},
+    {"firmware", OPT_FIRMWARE, true, "--firmware bios.bin"},
+    {"memory", OPT_MEMORY, true, "--memory 512M"},
+    {"cpus", OPT_CPUS, true, "--cpus 2"},
+    {"serial", OPT_SERIAL, true, "--serial stdio"},
+    {"control", OPT_CONTROL, true, "--control vm.sock"},
+    {"no-reboot", OPT_NO_REBOOT, false, NULL},
+    {"ksm", OPT_KSM, false, NULL},
+    {"hugepages", OPT_HUGEPAGES, false, NULL},
+    {"help", OPT_HELP, false, NULL},
+    {"version", OPT_VERSION, false, NULL},
+};
+
+static int set_path(char **dst, const char *flag, const char *value, char **err)
+{
+    if (!*value) {
+        *err = g_strdup_printf("--%s '': expected a file name", flag);
+        return -EINVAL;
+    }
+    g_free(*dst);
+    *dst = g_strdup(value);
+    return 0;
+}
+
+static int apply(struct hv_config *cfg, enum opt opt, const char *flag, const char *value,
+                 char **err)
+{
+    switch (opt) {
+    case OPT_KERNEL: return set_path(&cfg->kernel, flag, value, err);
+    case OPT_INITRD: return set_path(&cfg->initrd, flag, value, err);
+    case OPT_FIRMWARE: return set_path(&cfg->firmware, flag, value, err);
+    case OPT_CONTROL: return set_path(&cfg->control, flag, value, err);
+    case OPT_CMDLINE:
+        g_free(cfg->cmdline);
+        cfg->cmdline = g_strdup(value);
+        return 0;
+    case OPT_MEMORY: {
+        uint64_t bytes;
+        if (hv_parse_size(value, &bytes) < 0) {
+            *err = g_strdup_printf("--memory '%s': expected a size such as 512M or 2G "
+                                   "(suffix K, M, G or T; no suffix means MiB)", value);
+            return -EINVAL;
+        }
+        if (bytes < HV_MEM_MIN) {
+            *err = g_strdup_printf("--memory '%s': expected at least 16M", value);
+            return -EINVAL;
+        }
+        if (bytes % 4096) {
+            *err = g_strdup_printf("--memory '%s': expected a multiple of 4K", value);
+            return -EINVAL;
+        }
+        if (bytes > HV_GiB(1024) * 64) {
+            *err = g_strdup_printf("--memory '%s': expected at most 64T", value);
+            return -EINVAL;
+        }
+        cfg->memory = bytes;
+        return 0;
+    }
+    case OPT_CPUS: {
+        guint64 n;
+        if (!g_ascii_string_to_unsigned(value, 10, 1, HV_MAX_CPUS, &n, NULL)) {
+            *err = g_strdup_printf("--cpus '%s': expected a whole number from 1 to %d", value,
+                                   HV_MAX_CPUS);
+            return -EINVAL;
+        }
+        cfg->cpus = (unsigned)n;
+        return 0;
+    }
+    case OPT_SERIAL:
+        hv_chardev_spec_clear(&cfg->serial);
+        cfg->serial_none = !strcmp(value, "none");
+        if (cfg->serial_none)
+            return 0;
+        if (hv_chardev_parse(value, &cfg->serial, err) < 0) {
+            if (!*err)
+                *err = g_strdup_printf("--serial '%s': expected stdio, file:PATH, unix:PATH "
+                                       "or none", value);
+            return -EINVAL;
+        }
+        return 0;
+    case OPT_NO_REBOOT: cfg->no_reboot = true; return 0;
+    case OPT_KSM: cfg->ksm = true; return 0;
+    case OPT_HUGEPAGES: cfg->hugepages = true; return 0;
+    case OPT_HELP:
+        fputs(usage, stdout);
+        return HV_ARGS_DONE;
+    case OPT_VERSION:
+        printf("vmdesk-vmm %s\n", VMDESK_VERSION);
+        return HV_ARGS_DONE;
+    }
+    return -EINVAL;
+}
+
+static int check(struct hv_config *cfg, char **err)
+{
+    if (cfg->kernel && cfg->firmware) {
+        *err = g_strdup("--kernel and --firmware exclude each other: give one of them");
+        return -EINVAL;
+    }
+    if (!cfg->kernel && !cfg->firmware) {
+        *err = g_strdup("no guest to run: expected --kernel BZIMAGE or --firmware FILE "
+                        "(see vmdesk-vmm --help)");
+        return -EINVAL;
+    }
+    if (!cfg->kernel && (cfg->initrd || cfg->cmdline)) {
+        *err = g_strdup_printf("%s needs --kernel (firmware finds its own boot files)",
+                               cfg->initrd ? "--initrd" : "--cmdline");
+        return -EINVAL;
+    }
+    if (cfg->control && !cfg->serial_none && cfg->serial.kind != HV_CHARDEV_STDIO &&
+        !strcmp(cfg->control, cfg->serial.path)) {
+        *err = g_strdup_printf("--control '%s' is also the --serial path: expected two "
+                               "different paths", cfg->control);
+        return -EINVAL;
+    }
+    if (cfg->kernel && !cfg->cmdline)
+        cfg->cmdline = g_strdup(HV_DEFAULT_CMDLINE);
+    return 0;
+}
+
+int hv_args_parse(int argc, char **argv, struct hv_config *cfg, char **err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->memory = HV_DEFAULT_MEMORY;
+    cfg->cpus = 1;
+    cfg->serial.kind = HV_CHARDEV_STDIO;
+    *err = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
+            *err = g_strdup_printf("unexpected argument '%s': expected an option such as "
+                                   "--kernel (see vmdesk-vmm --help)", arg);
+            return -EINVAL;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        size_t k;
+        for (k = 0; k < G_N_ELEMENTS(options); k++)
+            if (strlen(options[k].name) == name_len && !strncmp(options[k].name, name, name_len))
+                break;
+        if (k == G_N_ELEMENTS(options)) {
+            *err = g_strdup_printf("unknown option '%.*s' (see vmdesk-vmm --help)",
+                                   (int)(name_len + 2), arg);
+            return -EINVAL;
+        }
+        const char *value = NULL;
+        if (options[k].has_value) {
+            if (eq)
+                value = eq + 1;
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else {
+                *err = g_strdup_printf("--%s needs a value, e.g. %s", options[k].name,
+                                       options[k].example);
+                return -EINVAL;
+            }
+        } else if (eq) {
+            *err = g_strdup_printf("--%s takes no value (got '%s')", options[k].name, eq + 1);
+            return -EINVAL;
+        }
+        int r = apply(cfg, options[k].opt, options[k].name, value, err);
+        if (r != 0)
+            return r;
+    }
+    return check(cfg, err);
+}
+
+void hv_config_clear(struct hv_config *cfg)
+{
+    g_free(cfg->kernel);
+    g_free(cfg->initrd);
+    g_free(cfg->cmdline);
+    g_free(cfg->firmware);
+    g_free(cfg->control);
+    hv_chardev_spec_clear(&cfg->serial);
+    memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* vmdesk-vmm's command line: parsing and validating it before anything is opened. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/chardev.h"
+
+#define HV_DEFAULT_MEMORY (512ull << 20)
+#define HV_DEFAULT_CMDLINE "console=ttyS0"
+#define HV_MAX_CPUS 255
+
+struct hv_config {
+    char *kernel;
+    char *initrd;
+    char *cmdline;
+    char *firmware;
+    uint64_t memory;
+    unsigned cpus;
+    bool serial_none;
+    struct hv_chardev_spec serial;
+    char *control;
+    bool no_reboot;
+    bool ksm;
+    bool hugepages;
+};
+
+enum {
+    HV_ARGS_RUN = 0,  /* start the VM */
+    HV_ARGS_DONE = 1, /* --help or --version was printed */
+};
+
+/*
+ * Parses argv into cfg (which it initialises). Returns HV_ARGS_RUN, HV_ARGS_DONE, or
+ * -EINVAL with *err set to one line naming the flag or value and what is expected.
+ * Opens and creates nothing.
+ */
+int hv_args_parse(int argc, char **argv, struct hv_config *cfg, char **err);
+void hv_config_clear(struct hv_config *cfg);
+
+/* "512M", "2G", "1048576K", "64" (MiB). Returns 0 or -EINVAL (bad syntax, overflow). */
+int hv_parse_size(const char *text, uint64_t *bytes);
+
+const char *hv_args_usage(void);

@@ -1,0 +1,559 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* One PC-like machine: guest RAM, vCPUs, legacy devices, boot, and its run loop. */
+#include "vmm/machine.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "x86/acpi.h"
+#include "x86/cpu-setup.h"
+#include "x86/e820.h"
+
+#define COM1_BASE 0x3f8
+#define COM1_IRQ 4
+#define POST_PORT 0x80
+#define FIRMWARE_MAX HV_MiB(16)
+#define UART_FLUSH_MS 10
+
+enum { EXIT_OK = 0, EXIT_FAILURE_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* ---- guest files ---- */
+
+static GMappedFile *map_file(const char *flag, const char *path, char **err)
+{
+    GError *error = NULL;
+    GMappedFile *f = g_mapped_file_new(path, FALSE, &error);
+    if (!f) {
+        *err = g_strdup_printf("%s %s: %s", flag, path, error->message);
+        g_error_free(error);
+    }
+    return f;
+}
+
+static int load_firmware(struct hv_machine *m, char **err)
+{
+    g_autoptr(GMappedFile) f = map_file("--firmware", m->cfg->firmware, err);
+    if (!f)
+        return -ENOENT;
+    size_t size = g_mapped_file_get_length(f);
+    if (size == 0 || size % 4096 || size > FIRMWARE_MAX) {
+        *err = g_strdup_printf("--firmware %s is %zu bytes: expected a non-empty multiple of "
+                               "4 KiB, at most 16 MiB", m->cfg->firmware, size);
+        return -EINVAL;
+    }
+    /* A private copy: the guest sees it read-only, and the file may change on disk. */
+    m->firmware = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m->firmware == MAP_FAILED) {
+        m->firmware = NULL;
+        *err = g_strdup_printf("cannot allocate %zu bytes for the firmware", size);
+        return -ENOMEM;
+    }
+    memcpy(m->firmware, g_mapped_file_get_contents(f), size);
+    m->firmware_size = size;
+    return 0;
+}
+
+static int open_kernel(struct hv_machine *m, char **err)
+{
+    m->kernel_file = map_file("--kernel", m->cfg->kernel, err);
+    if (!m->kernel_file)
+        return -ENOENT;
+    char *why = NULL;
+    if (hv_bzimage_parse(g_mapped_file_get_contents(m->kernel_file),
+                         g_mapped_file_get_length(m->kernel_file), &m->bz, &why) < 0) {
+        *err = g_strdup_printf("--kernel %s %s", m->cfg->kernel, why);
+        g_free(why);
+        return -EINVAL;
+    }
+    if (m->cfg->initrd) {
+        m->initrd_file = map_file("--initrd", m->cfg->initrd, err);
+        if (!m->initrd_file)
+            return -ENOENT;
+    }
+    return 0;
+}
+
+/* Writes the ACPI tables, the kernel, the initrd and the zero page into guest RAM. */
+static int load_kernel(struct hv_machine *m, char **err)
+{
+    struct hv_e820_entry e820[HV_E820_MAX];
+    unsigned n = hv_e820_build(&m->mem.layout, e820, HV_E820_MAX);
+
+    struct hv_acpi_config acpi = {.nr_vcpus = m->cfg->cpus};
+    size_t area = HV_BIOS_ALIAS_END - HV_BIOS_AREA_START;
+    void *tables = hv_memory_ptr(&m->mem, HV_BIOS_AREA_START, area);
+    if (!tables || hv_acpi_build(tables, area, HV_BIOS_AREA_START, &acpi) < 0) {
+        *err = g_strdup("the ACPI tables do not fit in the BIOS area");
+        return -ENOSPC;
+    }
+    if (hv_x86_write_boot_tables(&m->mem) < 0) {
+        *err = g_strdup("cannot write the boot page tables");
+        return -EFAULT;
+    }
+    struct hv_boot_request req = {
+        .cmdline = m->cfg->cmdline,
+        .initrd = m->initrd_file ? g_mapped_file_get_contents(m->initrd_file) : NULL,
+        .initrd_size = m->initrd_file ? g_mapped_file_get_length(m->initrd_file) : 0,
+        .initrd_name = m->cfg->initrd,
+        .rsdp = HV_BIOS_AREA_START,
+        .e820 = e820,
+        .e820_entries = n,
+    };
+    struct hv_boot_info info;
+    char *why = NULL;
+    int r = hv_bzimage_load(&m->mem, &m->bz, &req, &info, &why);
+    if (r < 0) {
+        /* Messages about the initrd or the command line name their flag themselves. */
+        if (g_str_has_prefix(why, "--"))
+            *err = g_steal_pointer(&why);
+        else
+            *err = g_strdup_printf("--kernel %s %s", m->cfg->kernel, why);
+        g_free(why);
+        return r;
+    }
+    return 0;
+}
+
+/* ---- vCPU set-up, on each vCPU's own thread ---- */
+
+static int setup_vcpu(struct hv_vcpu *vcpu, void *opaque)
+{
+    struct hv_machine *m = opaque;
+    g_autofree struct kvm_cpuid2 *cpuid =
+        hv_cpuid_for_vcpu(&m->cpuid, vcpu->id, m->cfg->cpus, m->host.tsc_deadline);
+    const char *what = NULL;
+    int r;
+
+    if ((r = hv_x86_set_cpuid(vcpu->fd, cpuid)) < 0)
+        what = "KVM_SET_CPUID2";
+    else if (m->cfg->kernel) {
+        /* Direct kernel boot: the state firmware would have left behind. */
+        if ((r = hv_x86_setup_msrs(vcpu->fd)) < 0)
+            what = "KVM_SET_MSRS";
+        else if ((r = hv_x86_setup_fpu(vcpu->fd)) < 0)
+            what = "KVM_SET_FPU";
+        else if ((r = hv_x86_setup_lapic(vcpu->fd)) < 0)
+            what = "KVM_SET_LAPIC";
+        else if (vcpu->id == 0 &&
+                 (r = hv_x86_setup_long_mode(vcpu->fd, HV_BOOT_KERNEL + 0x200,
+                                             HV_BOOT_ZERO_PAGE)) < 0)
+            what = "setting up long mode";
+    }
+    if (r < 0)
+        hv_vm_request(&m->vm, HV_REQ_CRASH,
+                      g_strdup_printf("cannot set up vCPU %u: %s: %s", vcpu->id, what,
+                                      g_strerror(-r)));
+    return r;
+}
+
+/* ---- devices ---- */
+
+static void uart_set_irq(void *opaque, int level)
+{
+    struct hv_machine *m = opaque;
+    hv_vm_set_irq(&m->vm, COM1_IRQ, level);
+}
+
+static void uart_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct hv_machine *m = opaque;
+    if (m->serial)
+        hv_chardev_write(m->serial, buf, len);
+}
+
+static void uart_io_read(void *opaque, uint64_t offset, void *data, unsigned len)
+{
+    struct hv_machine *m = opaque;
+    memset(data, 0, len);
+    *(uint8_t *)data = hv_uart_read(m->uart, (unsigned)offset);
+}
+
+static void uart_io_write(void *opaque, uint64_t offset, const void *data, unsigned len)
+{
+    struct hv_machine *m = opaque;
+    (void)len;
+    hv_uart_write(m->uart, (unsigned)offset, *(const uint8_t *)data);
+}
+
+static const struct hv_io_ops uart_io_ops = {
+    .read = uart_io_read,
+    .write = uart_io_write,
+};
+
+/* Port 0x80 takes POST codes and Linux's I/O delays; nothing to do with them. */
+static const struct hv_io_ops post_ops = {0};
+
+static int create_uart(struct hv_machine *m)
+{
+    struct hv_uart_callbacks cb = {.set_irq = uart_set_irq, .tx = uart_tx, .opaque = m};
+    m->uart = hv_uart_new(&cb);
+    return m->uart ? 0 : -ENOMEM;
+}
+
+static int register_devices(struct hv_machine *m, char **err)
+{
+    int r = create_uart(m);
+    if (r == 0)
+        r = hv_iobus_register(&m->vm.pio, COM1_BASE, 8, &uart_io_ops, m);
+    if (r == 0)
+        r = hv_iobus_register(&m->vm.pio, POST_PORT, 1, &post_ops, m);
+    if (r == 0)
+        r = hv_i8042_register(&m->vm);
+    if (r == 0)
+        r = hv_reset_register(&m->vm);
+    if (r == 0)
+        r = hv_acpi_pm_register(&m->pm, &m->vm);
+    if (r < 0)
+        *err = g_strdup_printf("cannot register the legacy devices: %s", g_strerror(-r));
+    return r;
+}
+
+/* ---- memory and VM ---- */
+
+static int map_memory(struct hv_machine *m, char **err)
+{
+    struct hv_mem_layout layout;
+    uint64_t alias = m->firmware ? MIN((uint64_t)m->firmware_size, HV_BIOS_ALIAS_MAX) : 0;
+    if (hv_mem_layout_init(&layout, m->cfg->memory, alias) < 0) {
+        *err = g_strdup("invalid memory size");
+        return -EINVAL;
+    }
+    unsigned flags = (m->cfg->ksm ? HV_MEM_KSM : 0) | (m->cfg->hugepages ? HV_MEM_HUGEPAGES : 0);
+    int r = hv_memory_alloc(&m->mem, &layout, flags);
+    if (r < 0) {
+        *err = g_strdup_printf("cannot reserve %llu MiB of guest RAM: %s",
+                               (unsigned long long)(m->cfg->memory >> 20), g_strerror(-r));
+        return r;
+    }
+    for (unsigned i = 0; i < layout.nr_regions; i++) {
+        const struct hv_mem_region *reg = &layout.regions[i];
+        r = hv_vm_add_slot(&m->vm, reg->gpa, reg->size, m->mem.host + reg->offset, false, err);
+        if (r < 0)
+            return r;
+    }
+    if (m->firmware) {
+        r = hv_vm_add_slot(&m->vm, HV_HIGH_RAM_START - m->firmware_size, m->firmware_size,
+                           m->firmware, true, err);
+        if (r == 0)
+            r = hv_vm_add_slot(&m->vm, HV_BIOS_ALIAS_END - alias, alias,
+                               m->firmware + m->firmware_size - alias, true, err);
+    }
+    return r;
+}
+
+/* ---- control socket ---- */
+
+static const char *state_name(enum hv_run_state st)
+{
+    return st == HV_STATE_PAUSED ? "paused" : "running";
+}
+
+static void emit_state(struct hv_machine *m)
+{
+    if (!m->control)
+        return;
+    JsonObject *data = json_object_new();
+    json_object_set_string_member(data, "state", state_name(m->state));
+    JsonNode *node = json_node_init_object(json_node_alloc(), data);
+    json_object_unref(data);
+    hv_control_emit(m->control, "STATE_CHANGED", node);
+}
+
+static const char *ctl_state(void *opaque)
+{
+    struct hv_machine *m = opaque;
+    return state_name(m->state);
+}
+
+static unsigned ctl_vcpus(void *opaque)
+{
+    struct hv_machine *m = opaque;
+    return m->cfg->cpus;
+}
+
+static int ctl_pause(void *opaque, char **err)
+{
+    struct hv_machine *m = opaque;
+    (void)err;
+    if (m->state == HV_STATE_PAUSED)
+        return 0;
+    hv_vcpus_pause(&m->vm);
+    m->state = HV_STATE_PAUSED;
+    emit_state(m);
+    return 0;
+}
+
+static int ctl_resume(void *opaque, char **err)
+{
+    struct hv_machine *m = opaque;
+    (void)err;
+    if (m->state == HV_STATE_RUNNING)
+        return 0;
+    hv_vcpus_resume(&m->vm);
+    m->state = HV_STATE_RUNNING;
+    emit_state(m);
+    return 0;
+}
+
+static void machine_quit(struct hv_machine *m, int status)
+{
+    m->exit_status = status;
+    if (m->loop)
+        g_main_loop_quit(m->loop);
+}
+
+static void ctl_quit(void *opaque)
+{
+    machine_quit(opaque, EXIT_OK);
+}
+
+/* ---- serial console ---- */
+
+static gboolean retry_serial_input(gpointer opaque)
+{
+    struct hv_machine *m = opaque;
+    if (hv_uart_rx_space(m->uart) == 0)
+        return G_SOURCE_CONTINUE;
+    m->serial_input_timer = 0;
+    m->serial_input_blocked = false;
+    hv_chardev_accept_input(m->serial);
+    return G_SOURCE_REMOVE;
+}
+
+static size_t serial_input(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct hv_machine *m = opaque;
+    size_t taken = hv_uart_receive(m->uart, buf, len);
+    /* The guest has not drained its FIFO: look again shortly rather than drop keys. */
+    if (taken < len && !m->serial_input_timer) {
+        m->serial_input_blocked = true;
+        m->serial_input_timer = g_timeout_add(5, retry_serial_input, m);
+    }
+    return taken;
+}
+
+static void serial_quit(void *opaque)
+{
+    machine_quit(opaque, EXIT_OK);
+}
+
+static gboolean flush_uart(gpointer opaque)
+{
+    struct hv_machine *m = opaque;
+    hv_uart_flush(m->uart);
+    return G_SOURCE_CONTINUE;
+}
+
+static int open_host_files(struct hv_machine *m, char **err)
+{
+    GError *error = NULL;
+    if (m->cfg->control) {
+        m->control_ops = (struct hv_control_ops){
+            .state = ctl_state, .vcpus = ctl_vcpus, .pause = ctl_pause,
+            .resume = ctl_resume, .quit = ctl_quit, .opaque = m};
+        m->control = hv_control_new(m->cfg->control, &m->control_ops, &error);
+        if (!m->control) {
+            *err = g_strdup_printf("--control %s", error->message);
+            g_error_free(error);
+            return -EINVAL;
+        }
+    }
+    if (!m->cfg->serial_none) {
+        struct hv_chardev_callbacks cb = {.input = serial_input, .quit = serial_quit,
+                                          .opaque = m};
+        m->serial = hv_chardev_open(&m->cfg->serial, &cb, &error);
+        if (!m->serial) {
+            *err = g_strdup(error->message);
+            g_error_free(error);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **err)
+{
+    memset(m, 0, sizeof(*m));
+    m->cfg = cfg;
+    m->host.kvm_fd = -1;
+    m->vm.fd = -1;
+    m->vm.event_fd = -1;
+
+    /* Bad input first: nothing has been opened or created yet. */
+    if (cfg->firmware ? load_firmware(m, err) < 0 : open_kernel(m, err) < 0)
+        return EXIT_USAGE;
+
+    if (hv_host_open(&m->host, err) < 0)
+        return EXIT_FAILURE_RUNTIME;
+    if (cfg->cpus > m->host.max_vcpus) {
+        *err = g_strdup_printf("--cpus '%u': this host's KVM supports at most %u vCPUs",
+                               cfg->cpus, m->host.max_vcpus);
+        return EXIT_USAGE;
+    }
+    if (cfg->kernel && m->host.emulation_only)
+        fprintf(stderr, "vmdesk-vmm: warning: this host's KVM has no hardware virtualization "
+                        "(PVM, or no vmx/svm): the guest runs under instruction emulation, "
+                        "far slower than native\n");
+    if (hv_cpuid_get_supported(m->host.kvm_fd, &m->cpuid, err) < 0)
+        return EXIT_FAILURE_RUNTIME;
+    if (hv_vm_init(&m->vm, &m->host, err) < 0)
+        return EXIT_FAILURE_RUNTIME;
+    m->vm_ready = true;
+    m->vm.vcpu_setup = setup_vcpu;
+    m->vm.vcpu_setup_opaque = m;
+    if (map_memory(m, err) < 0)
+        return EXIT_FAILURE_RUNTIME;
+    if (cfg->kernel) {
+        int r = load_kernel(m, err);
+        if (r < 0)
+            return r == -ENOSPC || r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
+    }
+    if (register_devices(m, err) < 0)
+        return EXIT_FAILURE_RUNTIME;
+
+    /* Files last, so a failure above leaves nothing behind. */
+    if (open_host_files(m, err) < 0)
+        return EXIT_USAGE;
+    return 0;
+}
+
+/* ---- running ---- */
+
+static int start_vcpus(struct hv_machine *m, char **err)
+{
+    int r = hv_vcpus_create(&m->vm, m->cfg->cpus, err);
+    if (r == 0)
+        r = hv_vcpus_start(&m->vm, err);
+    return r;
+}
+
+/* A guest reset: a fresh KVM VM and vCPUs over the same RAM, the boot files reloaded. */
+static int reset_machine(struct hv_machine *m, char **err)
+{
+    int r = hv_vm_recreate(&m->vm, err);
+    if (r < 0)
+        return r;
+    hv_uart_free(m->uart);
+    m->uart = NULL;
+    if ((r = create_uart(m)) < 0) {
+        *err = g_strdup("out of memory");
+        return r;
+    }
+    hv_acpi_pm_reset(&m->pm);
+    if (m->cfg->kernel && (r = load_kernel(m, err)) < 0)
+        return r;
+    m->resets++;
+    return start_vcpus(m, err);
+}
+
+static gboolean on_request(gint fd, GIOCondition cond, gpointer opaque)
+{
+    struct hv_machine *m = opaque;
+    (void)fd;
+    (void)cond;
+    int req = atomic_load(&m->vm.request);
+    char *err = NULL;
+
+    switch (req) {
+    case HV_REQ_NONE:
+        hv_vm_clear_request(&m->vm);
+        break;
+    case HV_REQ_POWEROFF:
+        machine_quit(m, EXIT_OK);
+        break;
+    case HV_REQ_RESET:
+        if (m->cfg->no_reboot) {
+            machine_quit(m, EXIT_OK);
+            break;
+        }
+        hv_uart_flush(m->uart);
+        if (reset_machine(m, &err) < 0) {
+            fprintf(stderr, "vmdesk-vmm: reset failed: %s\n", err);
+            g_free(err);
+            machine_quit(m, EXIT_FAILURE_RUNTIME);
+        }
+        break;
+    case HV_REQ_CRASH:
+        fprintf(stderr, "vmdesk-vmm: %s\n", m->vm.crash_msg ? m->vm.crash_msg : "guest crashed");
+        machine_quit(m, EXIT_FAILURE_RUNTIME);
+        break;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_signal(gpointer opaque)
+{
+    struct hv_machine *m = opaque;
+    machine_quit(m, EXIT_OK);
+    return G_SOURCE_CONTINUE;
+}
+
+int hv_machine_run(struct hv_machine *m)
+{
+    char *err = NULL;
+    m->loop = g_main_loop_new(NULL, FALSE);
+    guint req_watch = g_unix_fd_add(m->vm.event_fd, G_IO_IN, on_request, m);
+    guint sig[3] = {g_unix_signal_add(SIGTERM, on_signal, m),
+                    g_unix_signal_add(SIGINT, on_signal, m),
+                    g_unix_signal_add(SIGHUP, on_signal, m)};
+    m->flush_timer = g_timeout_add(UART_FLUSH_MS, flush_uart, m);
+    m->state = HV_STATE_RUNNING;
+    m->exit_status = EXIT_OK;
+
+    if (start_vcpus(m, &err) < 0) {
+        fprintf(stderr, "vmdesk-vmm: %s\n", err);
+        g_free(err);
+        m->exit_status = EXIT_FAILURE_RUNTIME;
+    } else {
+        g_main_loop_run(m->loop);
+    }
+
+    hv_vcpus_destroy(&m->vm);
+    hv_uart_flush(m->uart);
+    g_source_remove(req_watch);
+    for (unsigned i = 0; i < G_N_ELEMENTS(sig); i++)
+        g_source_remove(sig[i]);
+    g_source_remove(m->flush_timer);
+    m->flush_timer = 0;
+    if (m->serial_input_timer)
+        g_source_remove(m->serial_input_timer);
+    m->serial_input_timer = 0;
+    g_main_loop_unref(m->loop);
+    m->loop = NULL;
+    return m->exit_status;
+}
+
+void hv_machine_destroy(struct hv_machine *m)
+{
+    if (m->vm_ready)
+        hv_vcpus_destroy(&m->vm);
+    if (m->control)
+        hv_control_free(m->control);
+    m->control = NULL;
+    if (m->serial)
+        hv_chardev_close(m->serial);
+    m->serial = NULL;
+    if (m->uart)
+        hv_uart_free(m->uart);
+    m->uart = NULL;
+    if (m->vm_ready)
+        hv_vm_destroy(&m->vm);
+    m->vm_ready = false;
+    hv_memory_free(&m->mem);
+    hv_cpuid_free(&m->cpuid);
+    hv_host_close(&m->host);
+    if (m->kernel_file)
+        g_mapped_file_unref(m->kernel_file);
+    if (m->initrd_file)
+        g_mapped_file_unref(m->initrd_file);
+    if (m->firmware)
+        munmap(m->firmware, m->firmware_size);
+    m->kernel_file = m->initrd_file = NULL;
+    m->firmware = NULL;
+}

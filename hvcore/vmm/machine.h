@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* One PC-like machine: guest RAM, vCPUs, legacy devices, boot, and its run loop. */
+#pragma once
+
+#include <glib.h>
+#include <stdatomic.h>
+
+#include "control/server.h"
+#include "devices/chardev.h"
+#include "devices/legacy.h"
+#include "devices/uart.h"
+#include "kvm/host.h"
+#include "kvm/vm.h"
+#include "vmm/args.h"
+#include "x86/bzimage.h"
+#include "x86/cpuid.h"
+
+enum hv_run_state {
+    HV_STATE_RUNNING,
+    HV_STATE_PAUSED,
+};
+
+struct hv_machine {
+    const struct hv_config *cfg;
+    struct hv_host host;
+    struct hv_memory mem;
+    struct hv_vm vm;
+    bool vm_ready;
+    struct hv_cpuid cpuid;
+
+    GMappedFile *kernel_file;
+    GMappedFile *initrd_file;
+    struct hv_bzimage bz;
+    uint8_t *firmware;
+    size_t firmware_size;
+
+    struct hv_uart *uart;
+    struct hv_chardev *serial;
+    bool serial_input_blocked;
+    guint serial_input_timer;
+    guint flush_timer;
+    struct hv_acpi_pm pm;
+    struct hv_control *control;
+    struct hv_control_ops control_ops;
+
+    enum hv_run_state state;
+    GMainLoop *loop;
+    int exit_status;
+    unsigned resets;
+};
+
+/*
+ * Opens the guest's files and KVM, builds the VM and loads the guest; creates no file
+ * until everything else has worked. Returns 0, or the process exit status to use (2
+ * for bad input, 1 for a host failure) with *err set to one line.
+ */
+int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **err);
+/* Runs the VM until it powers off, crashes or is told to quit; returns the exit status. */
+int hv_machine_run(struct hv_machine *m);
+/* Stops everything and removes the files the machine created (sockets). */
+void hv_machine_destroy(struct hv_machine *m);
