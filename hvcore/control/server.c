@@ -36,6 +36,10 @@ struct hv_control {
     GSource *quit_src;
     bool quit_called;
     bool closing;
+    /* Events emitted off the main-loop thread wait here for it; `lock` guards both. */
+    GMutex lock;
+    GPtrArray *pending;
+    GSource *pending_src;
 };
 
 /* A client is its own GSource: the dispatch in progress keeps it alive while it is dropped. */
@@ -73,6 +77,14 @@ struct command {
     const char *doc;
 };
 
+/* A NULL from the VM would make an invalid reply; say so instead. */
+static const char *vm_state(const struct hv_control *ctl)
+{
+    const char *state = ctl->ops.state(ctl->ops.opaque);
+
+    return state ? state : "unknown";
+}
+
 static int cmd_query_status(struct hv_control_call *call)
 {
     const struct hv_control_ops *ops = &call->ctl->ops;
@@ -80,7 +92,7 @@ static int cmd_query_status(struct hv_control_call *call)
 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "state");
-    json_builder_add_string_value(b, ops->state(ops->opaque));
+    json_builder_add_string_value(b, vm_state(call->ctl));
     json_builder_set_member_name(b, "vcpus");
     json_builder_add_int_value(b, ops->vcpus(ops->opaque));
     json_builder_end_object(b);
@@ -103,12 +115,11 @@ static int run_op(struct hv_control_call *call, int (*op)(void *, char **), cons
 static int change_state(struct hv_control_call *call, const char *what, const char *legal_state,
                         const char *noop_state, int (*op)(void *, char **))
 {
-    const struct hv_control_ops *ops = &call->ctl->ops;
-    const char *state = ops->state(ops->opaque);
+    const char *state = vm_state(call->ctl);
 
-    if (g_strcmp0(state, noop_state) == 0)
+    if (strcmp(state, noop_state) == 0)
         return 0;
-    if (g_strcmp0(state, legal_state) != 0)
+    if (strcmp(state, legal_state) != 0)
         return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_STATE,
                                     "%s is legal when the VM is %s or %s, and it is %s", what,
                                     legal_state, noop_state, state);
@@ -519,8 +530,8 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa, GError **
     }
     if (!S_ISSOCK(st.st_mode)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                    "Cannot create control socket %s: a file that is not a socket is there, "
-                    "and it is left alone", path);
+                    "Cannot create control socket %s: the path exists and is not a socket; "
+                    "it was left untouched", path);
         return -1;
     }
     /* Non-blocking, so that a live listener with a full backlog cannot hold us up. */
@@ -626,6 +637,8 @@ struct hv_control *hv_control_new(const char *path, const struct hv_control_ops 
     }
     ctl->path = g_strdup(path);
     ctl->ops = *ops;
+    g_mutex_init(&ctl->lock);
+    ctl->pending = g_ptr_array_new_with_free_func(g_free);
     ctl->ctx = g_main_context_ref_thread_default();
 
     const char *names[G_N_ELEMENTS(commands)];
@@ -636,18 +649,68 @@ struct hv_control *hv_control_new(const char *path, const struct hv_control_ops 
     return ctl;
 }
 
-void hv_control_emit(struct hv_control *ctl, const char *event, JsonNode *data)
+static void broadcast(struct hv_control *ctl, const char *line)
 {
-    g_return_if_fail(ctl != NULL && event != NULL);
-
-    g_autofree char *line = hv_control_event_line(event, data, g_get_real_time());
     size_t len = strlen(line);
     GList *next;
+
     /* Sending can drop the client being sent to, never another one. */
     for (GList *l = ctl->clients; l; l = next) {
         next = l->next;
         client_send(l->data, line, len);
     }
+}
+
+static void send_pending(struct hv_control *ctl)
+{
+    g_mutex_lock(&ctl->lock);
+    if (ctl->pending->len == 0) {
+        g_mutex_unlock(&ctl->lock);
+        return;
+    }
+    GPtrArray *lines = ctl->pending;
+    ctl->pending = g_ptr_array_new_with_free_func(g_free);
+    if (ctl->pending_src) {
+        g_source_destroy(ctl->pending_src);
+        g_clear_pointer(&ctl->pending_src, g_source_unref);
+    }
+    g_mutex_unlock(&ctl->lock);
+    for (guint i = 0; i < lines->len; i++)
+        broadcast(ctl, lines->pdata[i]);
+    g_ptr_array_unref(lines);
+}
+
+static gboolean pending_ready(gpointer data)
+{
+    send_pending(data);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Safe from any thread: off the main-loop thread (or outside its iterations) the line is
+ * handed over and sent on the next iteration. The timestamp is taken here either way.
+ */
+void hv_control_emit(struct hv_control *ctl, const char *event, JsonNode *data)
+{
+    g_return_if_fail(ctl != NULL && event != NULL);
+
+    char *line = hv_control_event_line(event, data, g_get_real_time());
+    if (g_main_context_is_owner(ctl->ctx)) {
+        /* Events handed over earlier go first, so that one thread's events stay in order. */
+        send_pending(ctl);
+        broadcast(ctl, line);
+        g_free(line);
+        return;
+    }
+    g_mutex_lock(&ctl->lock);
+    g_ptr_array_add(ctl->pending, line);
+    if (!ctl->pending_src) {
+        ctl->pending_src = g_idle_source_new();
+        g_source_set_priority(ctl->pending_src, G_PRIORITY_DEFAULT);
+        g_source_set_callback(ctl->pending_src, pending_ready, ctl, NULL);
+        g_source_attach(ctl->pending_src, ctl->ctx);
+    }
+    g_mutex_unlock(&ctl->lock);
 }
 
 void hv_control_free(struct hv_control *ctl)
@@ -669,6 +732,12 @@ void hv_control_free(struct hv_control *ctl)
         g_source_destroy(ctl->quit_src);
         g_clear_pointer(&ctl->quit_src, g_source_unref);
     }
+    if (ctl->pending_src) {
+        g_source_destroy(ctl->pending_src);
+        g_clear_pointer(&ctl->pending_src, g_source_unref);
+    }
+    g_ptr_array_unref(ctl->pending);
+    g_mutex_clear(&ctl->lock);
     if (ctl->backoff_src) {
         g_source_destroy(ctl->backoff_src);
         g_clear_pointer(&ctl->backoff_src, g_source_unref);

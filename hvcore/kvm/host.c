@@ -87,6 +87,12 @@ int hv_host_open(struct hv_host *host, char **err)
         return -e;
     }
     int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (version < 0) {
+        *err = g_strdup_printf("%s is not a KVM device (KVM_GET_API_VERSION failed: %s)", dev,
+                               g_strerror(errno));
+        close(fd);
+        return -ENODEV;
+    }
     if (version != KVM_API_VERSION) {
         *err = g_strdup_printf("%s speaks KVM API version %d; vmdesk needs version %d "
                                "(the host kernel is too old)", dev, version, KVM_API_VERSION);

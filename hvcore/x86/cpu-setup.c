@@ -10,7 +10,6 @@
 #define MSR_IA32_SYSENTER_CS 0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_IA32_TSC 0x10
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MSR_MTRR_DEF_TYPE 0x2ff
 #define MSR_STAR 0xc0000081
@@ -44,6 +43,8 @@ int hv_x86_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *cpuid)
     return ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
 }
 
+/* The TSC is left alone: KVM synchronises the vCPUs' TSCs when it creates them, and a
+ * write here, vCPU by vCPU, would make Linux find them unsynchronised. */
 int hv_x86_setup_msrs(int vcpu_fd)
 {
     static const struct {
@@ -52,7 +53,7 @@ int hv_x86_setup_msrs(int vcpu_fd)
     } init[] = {
         {MSR_IA32_SYSENTER_CS, 0},  {MSR_IA32_SYSENTER_ESP, 0}, {MSR_IA32_SYSENTER_EIP, 0},
         {MSR_STAR, 0},              {MSR_LSTAR, 0},             {MSR_CSTAR, 0},
-        {MSR_SYSCALL_MASK, 0},      {MSR_KERNEL_GS_BASE, 0},    {MSR_IA32_TSC, 0},
+        {MSR_SYSCALL_MASK, 0},      {MSR_KERNEL_GS_BASE, 0},
         {MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING},
         /* Without MTRRs enabled Linux would map all RAM uncached. */
         {MSR_MTRR_DEF_TYPE, MTRR_ENABLE | MTRR_TYPE_WB},

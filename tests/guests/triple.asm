@@ -6,6 +6,12 @@
 ; status 1 and one stderr line naming the exit and the guest RIP; the guest
 ; prints that RIP first ("triple: ud2 at 000f....").
 ;
+; On the way it also checks the firmware mapping (docs/vmdesk-vmm.md: the
+; image is read-only, just below 4 GiB, its tail also ending at 0xFFFFF):
+;   "rom: read-only ok|bad"      a write to the ROM does not stick
+;   "rom: at 4 GiB ok|bad"       0xFFFF0000-0xFFFFFFFF holds the same bytes
+;                                as 0xF0000-0xFFFFF (spot checks)
+;
 ; Why not real mode: on hosts where KVM emulates real mode (PVM), the
 ; emulator delivers real-mode interrupts without checking the IVT limit, so
 ; a real-mode "lidt limit 0; int3" does not triple-fault there.
@@ -26,6 +32,16 @@ start:
     mov eax, LIN(fault)
     call puthex32
     call crlf
+
+    ; A write to the ROM must be ignored.
+    mov si, msg_ro
+    call puts
+    mov al, [cs:rom_byte]
+    not al
+    mov [cs:rom_byte], al
+    cmp [cs:rom_byte], al
+    call okbad_ne
+
     lgdt [cs:gdtr]
     mov eax, cr0
     or al, 1
@@ -39,6 +55,35 @@ pm:
     mov es, ax
     mov ss, ax
     mov esp, 0x7000
+
+    ; The image also sits at 0xFFFF0000 (it is 64 KiB): compare a few dwords.
+    mov esi, LIN(msg_bad32)
+    mov eax, [0xFFFFFFF0]           ; reset vector
+    cmp eax, [0x000FFFF0]
+    jne .print
+    mov eax, [0xFFFF0000]           ; first bytes of the image
+    cmp eax, [0x000F0000]
+    jne .print
+    mov eax, [0xFFFF0000 + rom_byte]
+    cmp eax, [LIN(rom_byte)]
+    jne .print
+    mov esi, LIN(msg_ok32)
+.print:
+    lodsb
+    test al, al
+    jz .printed
+    mov ah, al
+    mov dx, COM1_LSR
+.wait:
+    in al, dx
+    test al, LSR_THRE
+    jz .wait
+    mov al, ah
+    mov dx, COM1
+    out dx, al
+    jmp .print
+.printed:
+
     lidt [LIN(idt0)]
 fault:
     ud2
@@ -51,6 +96,16 @@ fault:
     jmp .halt
 
 bits 16
+; okbad_ne: prints "ok" if ZF is clear, else "bad", and a line break.
+okbad_ne:
+    mov si, msg_ok
+    jnz .print
+    mov si, msg_bad
+.print:
+    call puts
+    call crlf
+    ret
+
 LIB16
 
 align 8
@@ -65,6 +120,12 @@ idt0:
     dw 0                    ; limit 0: no vector can be delivered
     dd 0
 
-msg: db "triple: ud2 at ", 0
+msg:       db "triple: ud2 at ", 0
+msg_ro:    db "rom: read-only ", 0
+msg_ok:    db "ok", 0
+msg_bad:   db "bad", 0
+msg_ok32:  db "rom: at 4 GiB ok", 13, 10, 0
+msg_bad32: db "rom: at 4 GiB bad", 13, 10, 0
+rom_byte:  db 0x5A, 0xC3, 0x96, 0x3C
 
 FIRMWARE_TAIL start

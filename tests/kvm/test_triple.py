@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """triple.bin: a triple fault ends the VMM with status 1 and one stderr line
-naming the exit reason and the guest RIP."""
+naming the exit reason and the guest RIP. On its way the guest checks the
+firmware mapping: read-only, and present just below 4 GiB."""
 
 import os
 import re
@@ -30,6 +31,19 @@ def triple_fault(env):
                 "stderr line does not name the guest RIP %#x: %r" % (rip, line))
 
 
+def firmware_mapping(env):
+    with t.tempdir() as d:
+        out = os.path.join(d, "serial.out")
+        r = t.run(env, ["--firmware", env.image("triple"), "--serial", "file:" + out])
+        serial = t.read_file(out)
+        t.check(b"rom: read-only ok\r\n" in serial,
+                "a guest write to the firmware ROM stuck (or the guest stopped "
+                "early); serial: %r\n%s" % (serial, r.describe()))
+        t.check(b"rom: at 4 GiB ok\r\n" in serial,
+                "the firmware image does not appear at 0xFFFF0000 as it does at "
+                "0xF0000; serial: %r\n%s" % (serial, r.describe()))
+
+
 if __name__ == "__main__":
     t.require_kvm()
-    sys.exit(t.main([triple_fault]))
+    sys.exit(t.main([triple_fault, firmware_mapping]))

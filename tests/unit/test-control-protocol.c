@@ -778,6 +778,11 @@ static void client_send(struct fixture *f, struct client *c, const char *data, s
     }
 }
 
+static void client_send_str(struct fixture *f, struct client *c, const char *s)
+{
+    client_send(f, c, s, strlen(s));
+}
+
 static char *request(struct fixture *f, struct client *c, const char *line)
 {
     g_autofree char *with_nl = g_strconcat(line, "\n", NULL);
@@ -907,7 +912,7 @@ static void test_server_long_line(struct fixture *f, gconstpointer data)
     g_assert_true(g_str_has_prefix(reply, "{\"return\":{\"state\":\"running\",\"vcpus\":2},"));
     /* Far over it, in pieces: one error, then the rest up to the newline is skipped. */
     client_send(f, &c, junk, strlen(junk));
-    client_send(f, &c, "{\"execute\":\"quit\"}\n", strlen("{\"execute\":\"quit\"}\n"));
+    client_send_str(f, &c, "{\"execute\":\"quit\"}\n");
     g_autofree char *err = client_line(f, &c);
     g_assert_cmpstr(err, ==,
                     "{\"error\":{\"class\":\"ParseError\",\"desc\":\"request line longer than "
@@ -1004,13 +1009,39 @@ static void test_server_events(struct fixture *f, gconstpointer data)
 
     /* An event the VM emits while a command runs comes before that command's reply. */
     f->vm.ctl = f->ctl;
-    client_send(f, &a, "{\"execute\":\"pause\",\"id\":9}\n", 26);
+    client_send_str(f, &a, "{\"execute\":\"pause\",\"id\":9}\n");
     g_autofree char *ev = client_line(f, &a);
     check_state_event(ev, "paused");
     g_autofree char *reply = client_line(f, &a);
     g_assert_cmpstr(reply, ==, "{\"return\":{},\"id\":9}");
     g_autofree char *evb = client_line(f, &b);
     check_state_event(evb, "paused");
+    client_close(&a);
+    client_close(&b);
+}
+
+static gpointer emit_thread(gpointer data)
+{
+    g_autoptr(JsonObject) obj = json_object_new();
+
+    json_object_set_string_member(obj, "state", "running");
+    hv_control_emit(data, "STATE_CHANGED", json_node_init_object(json_node_alloc(), obj));
+    return NULL;
+}
+
+/* A vCPU thread may emit too: the event is sent by the main-loop thread, to everyone. */
+static void test_server_events_from_thread(struct fixture *f, gconstpointer data)
+{
+    struct client a, b;
+
+    (void)data;
+    client_open(f, &a);
+    client_open(f, &b);
+    g_thread_join(g_thread_new("emitter", emit_thread, f->ctl));
+    g_autofree char *ea = client_line(f, &a);
+    g_autofree char *eb = client_line(f, &b);
+    check_state_event(ea, "running");
+    g_assert_cmpstr(ea, ==, eb);
     client_close(&a);
     client_close(&b);
 }
@@ -1023,7 +1054,7 @@ static void test_server_quit(struct fixture *f, gconstpointer data)
     client_open(f, &c);
     client_open(f, &other);
     f->vm.quit_peek_fd = c.fd;
-    client_send(f, &c, "{\"execute\":\"quit\",\"id\":\"bye\"}\n", 30);
+    client_send_str(f, &c, "{\"execute\":\"quit\",\"id\":\"bye\"}\n");
     pump(f);
     g_assert_cmpuint(f->vm.quits, ==, 1);
     g_assert_true(f->vm.reply_before_quit);
@@ -1045,7 +1076,7 @@ static void test_server_quit_then_gone(struct fixture *f, gconstpointer data)
     (void)data;
     client_open(f, &c);
     /* The client hangs up right after asking: the VMM still quits. */
-    client_send(f, &c, "{\"execute\":\"quit\"}\n", 19);
+    client_send_str(f, &c, "{\"execute\":\"quit\"}\n");
     close(c.fd);
     c.fd = -1;
     pump(f);
@@ -1139,7 +1170,7 @@ static void test_server_eof(struct fixture *f, gconstpointer data)
     client_open(f, &c);
     client_open(f, &other);
     /* A last request with no newline, then a half close, as `printf ... | socat` does. */
-    client_send(f, &c, "{\"execute\":\"query-status\"}", 26);
+    client_send_str(f, &c, "{\"execute\":\"query-status\"}");
     shutdown(c.fd, SHUT_WR);
     g_autofree char *reply = client_line(f, &c);
     g_assert_cmpstr(reply, ==, "{\"return\":{\"state\":\"running\",\"vcpus\":2}}");
@@ -1147,7 +1178,7 @@ static void test_server_eof(struct fixture *f, gconstpointer data)
     /* A client that sends and vanishes before its reply: dropped without a trace. */
     struct client gone;
     client_open(f, &gone);
-    client_send(f, &gone, "{\"execute\":\"query-status\"}\n", 27);
+    client_send_str(f, &gone, "{\"execute\":\"query-status\"}\n");
     close(gone.fd);
     gone.fd = -1;
     pump(f);
@@ -1340,6 +1371,7 @@ int main(int argc, char **argv)
     SERVER_TEST("/control/server/long-line", test_server_long_line);
     SERVER_TEST("/control/server/pause-resume", test_server_pause_resume);
     SERVER_TEST("/control/server/events", test_server_events);
+    SERVER_TEST("/control/server/events-from-thread", test_server_events_from_thread);
     SERVER_TEST("/control/server/quit", test_server_quit);
     SERVER_TEST("/control/server/quit-then-gone", test_server_quit_then_gone);
     SERVER_TEST("/control/server/slow-reader-events", test_server_slow_reader_events);
