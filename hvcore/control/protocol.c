@@ -193,14 +193,13 @@ static int parse_escape(struct parser *p, GString *out)
     if (u >= 0xd800 && u <= 0xdbff) {
         gunichar lo;
         if (p->len - p->pos < 2 || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u')
-            return fail_at(p, start, "high surrogate \\u%04X without a low surrogate after it",
-                           u);
+            return fail_at(p, start, "high surrogate \\u%04X without a low surrogate after it", u);
         p->pos += 2;
         if (hex4(p, &lo) < 0)
             return -EINVAL;
         if (lo < 0xdc00 || lo > 0xdfff)
-            return fail_at(p, start, "high surrogate \\u%04X followed by \\u%04X, not a low "
-                                     "surrogate", u, lo);
+            return fail_at(p, start, "high surrogate \\u%04X followed by \\u%04X, not by a low one",
+                           u, lo);
         u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
     }
     g_string_append_unichar(out, u);
@@ -221,8 +220,7 @@ static int parse_string(struct parser *p, GString *out)
             return 0;
         }
         if (c < 0x20)
-            return fail_at(p, p->pos, "control character U+%04X in a string (it must be "
-                                      "escaped)", c);
+            return fail_at(p, p->pos, "control character U+%04X in a string must be escaped", c);
         if (c == '\\') {
             p->pos++;
             if (parse_escape(p, out) < 0)
@@ -310,8 +308,7 @@ static int parse_word(struct parser *p, JsonNode **out)
         *out = json_node_init_null(json_node_alloc());
     else {
         g_autofree char *q = quote(w, n);
-        return fail_at(p, start, "unknown word \"%s\", expected a value (true, false, null, a "
-                                 "number, a string, an array or an object)", q);
+        return fail_at(p, start, "unknown word \"%s\" (JSON's words are true, false and null)", q);
     }
     return 0;
 }
@@ -437,8 +434,7 @@ static int parse_text(struct parser *p, JsonNode **out)
         return fail_at(p, (size_t)(nul - p->s), "NUL byte");
     const char *bad;
     if (!g_utf8_validate_len(p->s, p->len, &bad))
-        return fail_at(p, (size_t)(bad - p->s), "invalid UTF-8 (byte 0x%02x)",
-                       (unsigned char)*bad);
+        return fail_at(p, (size_t)(bad - p->s), "invalid UTF-8 (byte 0x%02x)", (unsigned char)*bad);
 
     skip_ws(p);
     if (p->pos >= p->len)
@@ -490,6 +486,8 @@ static char *describe_node(JsonNode *node)
                            g_ascii_formatd(buf, sizeof(buf), "%g", json_node_get_double(node)));
 }
 
+static const char *const request_fields[] = {"execute", "arguments", "id", NULL};
+
 int hv_control_parse_request(const char *line, size_t len, struct hv_control_request *req,
                              struct hv_control_error *err)
 {
@@ -511,8 +509,7 @@ int hv_control_parse_request(const char *line, size_t len, struct hv_control_req
     if (!JSON_NODE_HOLDS_OBJECT(root)) {
         g_autofree char *what = describe_node(root);
         return hv_control_error_set(err, HV_CONTROL_ERROR_INVALID_REQUEST,
-                                    "a request must be a JSON object like "
-                                    "{\"execute\": \"query-status\"}, not %s", what);
+                                    "a request must be a JSON object, not %s", what);
     }
     if (p.have_id)
         req->id = g_strndup(line + p.id_start, p.id_end - p.id_start);
@@ -521,13 +518,11 @@ int hv_control_parse_request(const char *line, size_t len, struct hv_control_req
     g_autoptr(GList) names = json_object_get_members(obj);
     for (GList *l = names; l; l = l->next) {
         const char *name = l->data;
-        if (strcmp(name, "execute") != 0 && strcmp(name, "arguments") != 0 &&
-            strcmp(name, "id") != 0) {
-            g_autofree char *q = quote(name, strlen(name));
-            return hv_control_error_set(err, HV_CONTROL_ERROR_INVALID_REQUEST,
-                                        "unknown field \"%s\" in the request, expected only "
-                                        "\"execute\", \"arguments\" and \"id\"", q);
-        }
+        if (g_strv_contains(request_fields, name))
+            continue;
+        g_autofree char *q = quote(name, strlen(name));
+        return hv_control_error_set(err, HV_CONTROL_ERROR_INVALID_REQUEST,
+                                    "unknown field \"%s\", expected execute, arguments or id", q);
     }
 
     JsonNode *execute = json_object_get_member(obj, "execute");
@@ -537,8 +532,8 @@ int hv_control_parse_request(const char *line, size_t len, struct hv_control_req
     if (json_node_get_value_type(execute) != G_TYPE_STRING) {
         g_autofree char *what = describe_node(execute);
         return hv_control_error_set(err, HV_CONTROL_ERROR_INVALID_REQUEST,
-                                    "field \"execute\" must be a string (the command name), "
-                                    "not %s", what);
+                                    "field \"execute\" must be a string (the command name), not %s",
+                                    what);
     }
     JsonNode *args = json_object_get_member(obj, "arguments");
     if (args && !JSON_NODE_HOLDS_OBJECT(args)) {
@@ -559,8 +554,8 @@ void hv_control_request_clear(struct hv_control_request *req)
     g_clear_pointer(&req->arguments, json_object_unref);
 }
 
-int hv_control_check_arguments(const char *command, JsonObject *args,
-                               const char *const *allowed, struct hv_control_error *err)
+int hv_control_check_arguments(const char *command, JsonObject *args, const char *const *allowed,
+                               struct hv_control_error *err)
 {
     g_autoptr(GList) names = json_object_get_members(args);
 
@@ -571,12 +566,11 @@ int hv_control_check_arguments(const char *command, JsonObject *args,
         g_autofree char *q = quote(name, strlen(name));
         if (!allowed || !allowed[0])
             return hv_control_error_set(err, HV_CONTROL_ERROR_INVALID_ARGUMENT,
-                                        "command \"%s\" takes no arguments, got \"%s\"",
-                                        command, q);
+                                        "command \"%s\" takes no arguments, got \"%s\"", command,
+                                        q);
         g_autofree char *list = g_strjoinv(", ", (char **)allowed);
         return hv_control_error_set(err, HV_CONTROL_ERROR_INVALID_ARGUMENT,
-                                    "unexpected argument \"%s\" for command \"%s\", expected "
-                                    "only: %s", q, command, list);
+                                    "command \"%s\" takes only %s, got \"%s\"", command, list, q);
     }
     return 0;
 }
@@ -604,8 +598,7 @@ static char *finish_line(GString *s, const char *id)
     return g_string_free(s, FALSE);
 }
 
-char *hv_control_greeting_line(const char *version, const char *const *commands,
-                               size_t n_commands)
+char *hv_control_greeting_line(const char *version, const char *const *commands, size_t n_commands)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
 

@@ -68,16 +68,15 @@ int hv_control_parse_json(const char *text, size_t len, JsonNode **out,
  * Refuses members of `args` whose names are not in `allowed` (NULL-terminated; NULL when the
  * command takes no arguments) with an InvalidArgument error naming the field.
  */
-int hv_control_check_arguments(const char *command, JsonObject *args,
-                               const char *const *allowed, struct hv_control_error *err);
+int hv_control_check_arguments(const char *command, JsonObject *args, const char *const *allowed,
+                               struct hv_control_error *err);
 
 /*
  * The builders below return one newline-terminated line (transfer full) with no other
  * newline in it. `id` is the request's id as JSON text (from hv_control_parse_request), or
  * NULL to leave "id" out.
  */
-char *hv_control_greeting_line(const char *version, const char *const *commands,
-                               size_t n_commands);
+char *hv_control_greeting_line(const char *version, const char *const *commands, size_t n_commands);
 /* {"return": RET, "id": ID}; takes `ret`, and NULL means {}. */
 char *hv_control_return_line(JsonNode *ret, const char *id);
 /* {"error": {"class": CLASS, "desc": DESC}, "id": ID} */

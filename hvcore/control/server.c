@@ -289,8 +289,8 @@ static void client_send(struct client *c, const char *line, size_t len)
         client_flush(c);
 }
 
-static void client_send_error(struct client *c, enum hv_control_error_class cls,
-                              const char *desc, const char *id)
+static void client_send_error(struct client *c, enum hv_control_error_class cls, const char *desc,
+                              const char *id)
 {
     g_autofree char *line = hv_control_error_line(cls, desc, id);
 
@@ -530,8 +530,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa, GError **
     }
     if (!S_ISSOCK(st.st_mode)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                    "Cannot create control socket %s: the path exists and is not a socket; "
-                    "it was left untouched", path);
+                    "Control socket path %s exists and is not a socket", path);
         return -1;
     }
     /* Non-blocking, so that a live listener with a full backlog cannot hold us up. */
@@ -625,8 +624,8 @@ struct hv_control *hv_control_new(const char *path, const struct hv_control_ops 
                                   GError **error)
 {
     g_return_val_if_fail(path != NULL, NULL);
-    g_return_val_if_fail(ops && ops->state && ops->vcpus && ops->pause && ops->resume &&
-                         ops->quit, NULL);
+    g_return_val_if_fail(ops && ops->state && ops->vcpus && ops->pause && ops->resume && ops->quit,
+                         NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
     struct hv_control *ctl = g_new0(struct hv_control, 1);
@@ -725,7 +724,7 @@ void hv_control_free(struct hv_control *ctl)
         /* One last try, so that an event emitted just before shutdown is not lost. */
         if (c->out_done < c->out->len)
             (void)send(c->fd, c->out->data + c->out_done, c->out->len - c->out_done,
-                        MSG_NOSIGNAL | MSG_DONTWAIT);
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
         client_drop(c, NULL);
     }
     if (ctl->quit_src) {

@@ -30,6 +30,13 @@ struct out_source {
     struct hv_chardev *dev;
 };
 
+/*
+ * Threads: everything runs on the thread that owns the GMainContext except
+ * hv_chardev_write(), which vCPU threads call through the UART's tx callback; it only
+ * touches the output half, under `lock`, and wakes the main loop when it leaves bytes
+ * behind. The caller stops the vCPUs (or the UART) before hv_chardev_close(), and the
+ * input and quit callbacks must not close the chardev they are called from.
+ */
 struct hv_chardev {
     enum hv_chardev_kind kind;
     struct hv_chardev_callbacks cb;
@@ -98,8 +105,8 @@ int hv_chardev_parse(const char *text, struct hv_chardev_spec *spec, char **err)
         const char *path = text + 5;
         if (!*path) {
             if (err)
-                *err = g_strdup_printf("--serial value '%s': the path is empty; %s", text,
-                                       expected);
+                *err =
+                    g_strdup_printf("--serial value '%s': the path is empty; %s", text, expected);
             return -EINVAL;
         }
         spec->kind = text[0] == 'f' ? HV_CHARDEV_FILE : HV_CHARDEV_UNIX;
@@ -374,8 +381,10 @@ static void deliver(struct hv_chardev *dev)
     dev->delivering = true;
     if (dev->pend_len) {
         size_t n = dev->pend_len;
-        if (dev->cb.input)
-            n = MIN(n, dev->cb.input(dev->cb.opaque, dev->pend + dev->pend_off, n));
+        if (dev->cb.input) {
+            size_t took = dev->cb.input(dev->cb.opaque, dev->pend + dev->pend_off, n);
+            n = MIN(n, took);
+        }
         dev->pend_off += n;
         dev->pend_len -= n;
         if (!dev->pend_len)

@@ -144,8 +144,7 @@ static uint8_t pending_iir(const struct hv_uart *uart)
  */
 static void update_irq(struct hv_uart *uart)
 {
-    int level = pending_iir(uart) != IIR_NONE && (uart->mcr & MCR_OUT2) &&
-                !(uart->mcr & MCR_LOOP);
+    int level = pending_iir(uart) != IIR_NONE && (uart->mcr & MCR_OUT2) && !(uart->mcr & MCR_LOOP);
     if (level == uart->irq_level)
         return;
     uart->irq_level = level;

@@ -2,6 +2,8 @@
 /* A KVM virtual machine: its fd, memory slots and in-kernel interrupt controllers. */
 #include "kvm/vm.h"
 
+#include "kvm/irq.h"
+
 #include <errno.h>
 #include <glib.h>
 #include <stdlib.h>
@@ -94,7 +96,13 @@ int hv_vm_init(struct hv_vm *vm, const struct hv_host *host, char **err)
         return -e;
     }
     int r = create_kvm_vm(vm, err);
+    if (r == 0 && (r = hv_irq_init(vm)) < 0)
+        *err = g_strdup_printf("cannot set up KVM's interrupt routing: %s", g_strerror(-r));
     if (r < 0) {
+        hv_irq_destroy(vm);
+        if (vm->fd >= 0)
+            close(vm->fd);
+        vm->fd = -1;
         close(vm->event_fd);
         vm->event_fd = -1;
     }
@@ -128,7 +136,11 @@ int hv_vm_recreate(struct hv_vm *vm, char **err)
         close(vm->fd);
     vm->fd = -1;
     hv_vm_clear_request(vm);
-    return create_kvm_vm(vm, err);
+    int r = create_kvm_vm(vm, err);
+    if (r == 0 && (r = hv_irq_reattach(vm)) < 0)
+        *err = g_strdup_printf("cannot restore interrupt routing after a reset: %s",
+                               g_strerror(-r));
+    return r;
 }
 
 void hv_vm_destroy(struct hv_vm *vm)
@@ -142,6 +154,7 @@ void hv_vm_destroy(struct hv_vm *vm)
     vm->event_fd = -1;
     g_free(vm->crash_msg);
     vm->crash_msg = NULL;
+    hv_irq_destroy(vm);
     hv_iobus_clear(&vm->pio);
     hv_iobus_clear(&vm->mmio);
     pthread_mutex_destroy(&vm->lock);

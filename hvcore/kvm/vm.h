@@ -25,6 +25,7 @@ enum hv_vm_request {
 #define HV_LAPIC_ADDR 0xfee00000ULL
 
 struct hv_vm;
+struct hv_irq_state;
 
 struct hv_vcpu {
     struct hv_vm *vm;
@@ -52,6 +53,7 @@ struct hv_vm {
     struct hv_iobus mmio;
     struct hv_slot slots[HV_MAX_SLOTS];
     unsigned nr_slots;
+    struct hv_irq_state *irq; /* routing, irqfds, ioeventfds (kvm/irq.c) */
 
     unsigned nr_vcpus;
     struct hv_vcpu *vcpus;

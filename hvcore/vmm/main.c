@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vmdesk-vmm: runs one virtual machine, as configured on its command line. */
 #include <glib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,6 +12,9 @@ int main(int argc, char **argv)
 {
     struct hv_config cfg;
     char *err = NULL;
+
+    /* A console reader that goes away must not kill the VM: writes just fail. */
+    signal(SIGPIPE, SIG_IGN);
 
     int r = hv_args_parse(argc, argv, &cfg, &err);
     if (r == HV_ARGS_DONE) {

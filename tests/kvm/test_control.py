@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The control socket while loop.bin runs: greeting, query-status, pause
 (the guest's output stops), resume (it grows again), quit (status 0, the
@@ -7,6 +6,7 @@ Ctrl-A X on a stdio console, a unix-socket console, a control socket path
 that is in use or stale."""
 
 import os
+import pty
 import socket
 import stat
 import subprocess
@@ -134,19 +134,21 @@ def second_client(env):
 
 
 def stdio_ctrl_a_x(env):
-    # --serial stdio: the guest's output goes to stdout; Ctrl-A X quits (0).
-    rfd, wfd = os.pipe()
+    # --serial stdio on a terminal (a pty here): the guest's output goes to
+    # stdout; Ctrl-A X quits with status 0. (Escapes are a terminal feature:
+    # with a pipe on stdin the bytes all go to the guest.)
+    master, slave = pty.openpty()
     with t.tempdir() as d:
         outpath = os.path.join(d, "stdout")
         with open(outpath, "wb") as outf:
             proc = subprocess.Popen([env.vmm, "--firmware", env.image("loop"),
-                                       "--serial", "stdio"],
-                                      stdin=rfd, stdout=outf, stderr=subprocess.PIPE)
-        os.close(rfd)
+                                     "--serial", "stdio"],
+                                    stdin=slave, stdout=outf, stderr=subprocess.PIPE)
+        os.close(slave)
         try:
             t.check(t.wait_for(lambda: b"loop 1\r\n" in t.read_file(outpath), 10),
                     "no guest output on stdout: %r" % t.read_file(outpath))
-            os.write(wfd, b"\x01x")
+            os.write(master, b"\x01x")
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -155,7 +157,7 @@ def stdio_ctrl_a_x(env):
             t.check(proc.returncode == 0, "Ctrl-A X: status %s, stderr %r" % (
                 proc.returncode, err))
         finally:
-            os.close(wfd)
+            os.close(master)
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()

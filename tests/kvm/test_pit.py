@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """pit.bin: 8254 timer interrupts reach a real-mode guest through the
 in-kernel 8259 (the guest counts 5 ticks at 100 Hz, then powers off)."""

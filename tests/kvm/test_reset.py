@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """reset.bin: i8042 and 0xCF9 resets, with and without --no-reboot."""
 
@@ -32,6 +31,17 @@ def reboots(env):
                 "i8042, boot 2 via 0xCF9, boot 3 powers off)" % (got, want))
 
 
+def reboots_smp(env):
+    # A reset must take every vCPU back to its reset state.
+    with t.tempdir() as d:
+        out = os.path.join(d, "serial.out")
+        r = t.run(env, ["--firmware", env.image("reset"), "--cpus", "2",
+                        "--serial", "file:" + out])
+        t.check(r.returncode == 0, "expected status 0\n" + r.describe())
+        got = t.read_file(out)
+        t.check(got == b"boot 1\r\nboot 2\r\nboot 3\r\n", "serial %r" % got)
+
+
 if __name__ == "__main__":
     t.require_kvm()
-    sys.exit(t.main([no_reboot, reboots]))
+    sys.exit(t.main([no_reboot, reboots, reboots_smp]))

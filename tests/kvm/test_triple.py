@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """triple.bin: a triple fault ends the VMM with status 1 and one stderr line
 naming the exit reason and the guest RIP. On its way the guest checks the
@@ -11,10 +10,11 @@ import sys
 import vmmtest as t
 
 
-def triple_fault(env):
+def triple_fault(env, extra=()):
     with t.tempdir() as d:
         out = os.path.join(d, "serial.out")
-        r = t.run(env, ["--firmware", env.image("triple"), "--serial", "file:" + out])
+        r = t.run(env, ["--firmware", env.image("triple"), "--serial", "file:" + out]
+                  + list(extra))
         serial = t.read_file(out)
         m = re.search(rb"triple: ud2 at ([0-9a-f]{8})", serial)
         t.check(m, "the guest did not reach its fault; serial: %r" % serial)
@@ -29,6 +29,11 @@ def triple_fault(env):
         # The RIP in hex, with or without 0x and leading zeros.
         t.check(re.search(r"(?i)(?<![0-9a-f])(0x)?0*%x(?![0-9a-f])" % rip, line),
                 "stderr line does not name the guest RIP %#x: %r" % (rip, line))
+
+
+def triple_fault_no_reboot(env):
+    # A triple fault is a crash (status 1), not a reset, even with --no-reboot.
+    triple_fault(env, ["--no-reboot"])
 
 
 def firmware_mapping(env):
@@ -46,4 +51,4 @@ def firmware_mapping(env):
 
 if __name__ == "__main__":
     t.require_kvm()
-    sys.exit(t.main([triple_fault, firmware_mapping]))
+    sys.exit(t.main([triple_fault, triple_fault_no_reboot, firmware_mapping]))

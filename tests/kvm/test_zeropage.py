@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """zeropage.bin (a tiny bzImage): the 64-bit boot protocol as vmdesk-vmm
 implements it. The guest prints the zero page it was given (e820 map,
@@ -270,7 +269,12 @@ def memory_in_kib(env):
     check_boot(env, "65536K", 64 * MiB)
 
 
+def memory_without_suffix(env):
+    # No suffix means MiB, as in QEMU.
+    check_boot(env, "256", 256 * MiB)
+
+
 if __name__ == "__main__":
     t.require_kvm()
     sys.exit(t.main([default_memory, small_memory_with_initrd, cmdline_and_initrd,
-                     three_gib, five_gib, memory_in_kib]))
+                     three_gib, five_gib, memory_in_kib, memory_without_suffix]))

@@ -704,9 +704,9 @@ static void test_stdio_pty(void)
 
     /* Ctrl-A A is one Ctrl-A; Ctrl-A then anything else is both. */
     g_byte_array_set_size(s.in, 0);
-    send_str(p.master, "\x01" "a\x01" "b\x01" "\x01");
+    send_str(p.master, "\001a\001b\001\001");
     SPIN_UNTIL(s.in->len == 5);
-    g_assert_cmpmem(s.in->data, s.in->len, "\x01\x01" "b\x01\x01", 5);
+    g_assert_cmpmem(s.in->data, s.in->len, "\001\001b\001\001", 5);
 
     /* Raw output: the guest's \r\n is not turned into \r\r\n. */
     hv_chardev_write(dev, (const uint8_t *)"out\r\n", 5);
