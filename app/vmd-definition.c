@@ -3,6 +3,7 @@
 #include "vmd-definition-private.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "vmd-fileutil.h"
@@ -650,7 +651,8 @@ char *vmd_definition_to_data(VmdDefinition *def, gsize *len)
     return out;
 }
 
-gboolean vmd_definition_save(VmdDefinition *def, const char *path, GError **error)
+gboolean vmd_definition_save(VmdDefinition *def, const char *path, gboolean replace,
+                             GError **error)
 {
     g_return_val_if_fail(VMD_IS_DEFINITION(def), FALSE);
     gsize len;
@@ -658,7 +660,7 @@ gboolean vmd_definition_save(VmdDefinition *def, const char *path, GError **erro
     if (!vmd_definition_validate(def, error))
         return FALSE;
     g_autofree char *data = vmd_definition_to_data(def, &len);
-    return vmd_write_file_atomic(path, data, len, 0644, error);
+    return vmd_write_file_atomic(path, data, len, 0644, replace, error);
 }
 
 VmdDefinition *vmd_definition_copy(VmdDefinition *def, const char *new_name)

@@ -58,8 +58,10 @@ VmdDefinition *vmd_definition_load(const char *path, GError **error) G_GNUC_WARN
 gboolean vmd_definition_validate(VmdDefinition *def, GError **error);
 /* The document, pretty-printed, ending in a newline (transfer full). */
 char *vmd_definition_to_data(VmdDefinition *def, gsize *len);
-/* Validates, then writes the document atomically (see vmd_write_file_atomic). */
-gboolean vmd_definition_save(VmdDefinition *def, const char *path, GError **error);
+/* Validates, then writes the document atomically (see vmd_write_file_atomic); with
+ * `replace` FALSE an existing file is left alone and VMD_ERROR_EXISTS returned. */
+gboolean vmd_definition_save(VmdDefinition *def, const char *path, gboolean replace,
+                             GError **error);
 VmdDefinition *vmd_definition_copy(VmdDefinition *def, const char *new_name);
 
 /*

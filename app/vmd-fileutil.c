@@ -42,7 +42,7 @@ static gboolean write_all(int fd, const char *data, gsize len)
 }
 
 gboolean vmd_write_file_atomic(const char *path, const char *data, gsize len, int mode,
-                               GError **error)
+                               gboolean replace, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *base = g_path_get_basename(path);
@@ -66,10 +66,21 @@ gboolean vmd_write_file_atomic(const char *path, const char *data, gsize len, in
         unlink(tmp);
         return fail_errno(error, err, "cannot write", tmp);
     }
-    if (rename(tmp, path) < 0) {
+    if (replace && rename(tmp, path) < 0) {
         err = errno;
         unlink(tmp);
         return fail_errno(error, err, "cannot replace", path);
+    }
+    /* link() fails when PATH exists, so two creators of one name cannot both win. */
+    if (!replace) {
+        err = link(tmp, path) < 0 ? errno : 0;
+        unlink(tmp);
+        if (err == EEXIST) {
+            g_set_error(error, VMD_ERROR, VMD_ERROR_EXISTS, "%s already exists", path);
+            return FALSE;
+        }
+        if (err)
+            return fail_errno(error, err, "cannot create", path);
     }
     /* The rename is durable only once the folder's entry is on disk. */
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

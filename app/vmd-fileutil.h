@@ -10,9 +10,11 @@ G_BEGIN_DECLS
  * Replaces PATH with DATA so that a crash at any point leaves the old file or the new one:
  * a temporary file in the same folder, written and fsync'd, renamed over PATH, then the
  * folder fsync'd. The file gets mode `mode` (e.g. 0644). Creates missing parent folders.
+ * With `replace` FALSE the temporary file is linked instead of renamed, so an existing PATH
+ * is never replaced (VMD_ERROR_EXISTS).
  */
 gboolean vmd_write_file_atomic(const char *path, const char *data, gsize len, int mode,
-                               GError **error);
+                               gboolean replace, GError **error);
 
 /* Creates a sparse raw disk of `size` bytes at PATH; refuses to overwrite a file. */
 gboolean vmd_create_sparse_file(const char *path, guint64 size, GError **error);

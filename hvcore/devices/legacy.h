@@ -6,8 +6,10 @@
 
 /* i8042 at 0x60/0x64: only the pulse-reset command (0xFE) and a status that never blocks. */
 int hv_i8042_register(struct hv_vm *vm);
-/* The reset control register at 0xCF9. */
+/* The reset control register at 0xCF9, for a machine without a PCI host bridge. */
 int hv_reset_register(struct hv_vm *vm);
+/* A write to 0xCF9; the PCI host bridge, which owns 0xCF8-0xCFF, forwards byte writes. */
+void hv_reset_control_write(struct hv_vm *vm, uint8_t value);
 
 /* ACPI PM1a event (status/enable) and control blocks: S5 powers off. */
 struct hv_acpi_pm {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "devices/legacy.h"
 #include "kvm/vm.h"
 
 #define PCI_CONFIG_ADDRESS 0xcf8
@@ -28,6 +29,13 @@ static uint32_t get32(const uint8_t *p)
     uint32_t v;
     memcpy(&v, p, 4);
     return v;
+}
+
+uint64_t hv_pci_mmio64_start(uint64_t ram_top)
+{
+    /* The first 1 GiB boundary above RAM and above 4 GiB. */
+    uint64_t top = ram_top > (4ull << 30) ? ram_top : (4ull << 30);
+    return (top + (1ull << 30) - 1) & ~((1ull << 30) - 1);
 }
 
 unsigned hv_pci_slot_gsi(unsigned slot)
@@ -211,12 +219,15 @@ static void cf8_write(void *opaque, uint64_t offset, const void *data, unsigned 
     struct hv_pci *pci = opaque;
     uint32_t v = 0;
     memcpy(&v, data, len);
-    if (offset == 0) {
-        if (len == 4) {
-            pthread_mutex_lock(&pci->lock);
-            pci->cf8 = v & 0x80fffffcu;
-            pthread_mutex_unlock(&pci->lock);
-        }
+    if (offset == 0 && len == 4) {
+        pthread_mutex_lock(&pci->lock);
+        pci->cf8 = v & 0x80fffffcu;
+        pthread_mutex_unlock(&pci->lock);
+        return;
+    }
+    /* As on PIIX and ICH chipsets, a byte at 0xCF9 is the reset control register. */
+    if (offset == 1 && len == 1) {
+        hv_reset_control_write(pci->vm, (uint8_t)v);
         return;
     }
     if (offset < 4)
@@ -332,9 +343,7 @@ int hv_pci_init(struct hv_pci *pci, struct hv_vm *vm, uint64_t ram_top)
     pthread_mutex_init(&pci->lock, NULL);
     pthread_rwlock_init(&pci->map_lock, NULL);
     pci->next32 = HV_PCI_MMIO32_START;
-    /* 64-bit BARs start at the first 1 GiB boundary above RAM (and above 4 GiB). */
-    uint64_t top = ram_top > (4ull << 30) ? ram_top : (4ull << 30);
-    pci->mmio64_start = (top + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+    pci->mmio64_start = hv_pci_mmio64_start(ram_top);
     pci->next64 = pci->mmio64_start;
 
     int r = hv_iobus_register(&vm->pio, PCI_CONFIG_ADDRESS, 8, &cf8_ops, pci);

@@ -114,5 +114,8 @@ uint32_t hv_pci_config_read(struct hv_pci *pci, unsigned slot, unsigned fn, unsi
 void hv_pci_config_write(struct hv_pci *pci, unsigned slot, unsigned fn, unsigned offset,
                          unsigned len, uint32_t value);
 
+/* Where 64-bit BARs go for a VM whose RAM ends at `ram_top`. */
+uint64_t hv_pci_mmio64_start(uint64_t ram_top);
+
 /* INTx GSI of a slot (what the _PRT says): 16 + (slot % 8) on the IOAPIC. */
 unsigned hv_pci_slot_gsi(unsigned slot);

@@ -16,13 +16,18 @@ static void rcr_read(void *opaque, uint64_t offset, void *data, unsigned len)
     memset(data, 0, len);
 }
 
+void hv_reset_control_write(struct hv_vm *vm, uint8_t value)
+{
+    /* Bit 2 starts the reset; bit 1 picks hard or soft, which a VM need not tell apart. */
+    if (value & RCR_RST_CPU)
+        hv_vm_request(vm, HV_REQ_RESET, NULL);
+}
+
 static void rcr_write(void *opaque, uint64_t offset, const void *data, unsigned len)
 {
     (void)offset;
     (void)len;
-    /* Bit 2 starts the reset; bit 1 picks hard or soft, which a VM need not tell apart. */
-    if (*(const uint8_t *)data & RCR_RST_CPU)
-        hv_vm_request(opaque, HV_REQ_RESET, NULL);
+    hv_reset_control_write(opaque, *(const uint8_t *)data);
 }
 
 static const struct hv_io_ops rcr_ops = {

@@ -85,7 +85,9 @@ static int load_kernel(struct hv_machine *m, char **err)
     struct hv_e820_entry e820[HV_E820_MAX];
     unsigned n = hv_e820_build(&m->mem.layout, e820, HV_E820_MAX);
 
-    struct hv_acpi_config acpi = {.nr_vcpus = m->cfg->cpus};
+    const struct hv_mem_region *last = &m->mem.layout.regions[m->mem.layout.nr_regions - 1];
+    struct hv_acpi_config acpi = {.nr_vcpus = m->cfg->cpus, .pci = true,
+                                  .mmio64_start = hv_pci_mmio64_start(last->gpa + last->size)};
     size_t area = HV_BIOS_ALIAS_END - HV_BIOS_AREA_START;
     void *tables = hv_memory_ptr(&m->mem, HV_BIOS_AREA_START, area);
     if (!tables || hv_acpi_build(tables, area, HV_BIOS_AREA_START, &acpi) < 0) {
@@ -206,12 +208,25 @@ static int register_devices(struct hv_machine *m, char **err)
     if (r == 0)
         r = hv_i8042_register(&m->vm);
     if (r == 0)
-        r = hv_reset_register(&m->vm);
-    if (r == 0)
         r = hv_acpi_pm_register(&m->pm, &m->vm);
-    if (r < 0)
+    if (r < 0) {
         *err = g_strdup_printf("cannot register the legacy devices: %s", g_strerror(-r));
-    return r;
+        return r;
+    }
+    uint64_t ram_top = m->mem.layout.regions[m->mem.layout.nr_regions - 1].gpa +
+                       m->mem.layout.regions[m->mem.layout.nr_regions - 1].size;
+    if ((r = hv_pci_init(&m->pci, &m->vm, ram_top)) < 0) {
+        *err = g_strdup_printf("cannot set up the PCI bus: %s", g_strerror(-r));
+        return r;
+    }
+    m->pci_ready = true;
+    m->rng = g_new0(struct hv_virtio_rng, 1);
+    if ((r = hv_virtio_rng_init(m->rng, &m->vm, &m->mem)) < 0 ||
+        (r = hv_virtio_add(&m->rng->dev, &m->pci)) < 0) {
+        *err = g_strdup_printf("cannot add virtio-rng: %s", g_strerror(-r));
+        return r;
+    }
+    return 0;
 }
 
 /* ---- memory and VM ---- */
@@ -377,6 +392,8 @@ static int open_host_files(struct hv_machine *m, char **err)
     return 0;
 }
 
+static gboolean on_signal(gpointer opaque);
+
 int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **err)
 {
     memset(m, 0, sizeof(*m));
@@ -384,6 +401,10 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
     m->host.kvm_fd = -1;
     m->vm.fd = -1;
     m->vm.event_fd = -1;
+    /* From the start, so that a SIGTERM at any point still removes our sockets. */
+    m->signal_sources[0] = g_unix_signal_add(SIGTERM, on_signal, m);
+    m->signal_sources[1] = g_unix_signal_add(SIGINT, on_signal, m);
+    m->signal_sources[2] = g_unix_signal_add(SIGHUP, on_signal, m);
 
     /* Bad input first: nothing has been opened or created yet. */
     if (cfg->firmware ? load_firmware(m, err) < 0 : open_kernel(m, err) < 0)
@@ -396,10 +417,6 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
                                cfg->cpus, m->host.max_vcpus);
         return EXIT_USAGE;
     }
-    if (cfg->kernel && m->host.emulation_only)
-        fprintf(stderr, "vmdesk-vmm: warning: this host's KVM has no hardware virtualization "
-                        "(PVM, or no vmx/svm): the guest runs under instruction emulation, "
-                        "far slower than native\n");
     if (hv_cpuid_get_supported(m->host.kvm_fd, &m->cpuid, err) < 0)
         return EXIT_FAILURE_RUNTIME;
     if (hv_vm_init(&m->vm, &m->host, err) < 0)
@@ -420,6 +437,11 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
     /* Files last, so a failure above leaves nothing behind. */
     if (open_host_files(m, err) < 0)
         return EXIT_USAGE;
+    /* Only now, so that bad input still gets exactly one line. */
+    if (cfg->kernel && m->host.emulation_only)
+        fprintf(stderr, "vmdesk-vmm: warning: this host's KVM has no hardware virtualization "
+                        "(PVM, or no vmx/svm): the guest runs under instruction emulation, "
+                        "far slower than native\n");
     return 0;
 }
 
@@ -446,6 +468,8 @@ static int reset_machine(struct hv_machine *m, char **err)
         return r;
     }
     hv_acpi_pm_reset(&m->pm);
+    if (m->rng)
+        hv_virtio_reset(&m->rng->dev);
     if (m->cfg->kernel && (r = load_kernel(m, err)) < 0)
         return r;
     m->resets++;
@@ -490,6 +514,7 @@ static gboolean on_request(gint fd, GIOCondition cond, gpointer opaque)
 static gboolean on_signal(gpointer opaque)
 {
     struct hv_machine *m = opaque;
+    m->quit_requested = true;
     machine_quit(m, EXIT_OK);
     return G_SOURCE_CONTINUE;
 }
@@ -499,13 +524,20 @@ int hv_machine_run(struct hv_machine *m)
     char *err = NULL;
     m->loop = g_main_loop_new(NULL, FALSE);
     guint req_watch = g_unix_fd_add(m->vm.event_fd, G_IO_IN, on_request, m);
-    guint sig[3] = {g_unix_signal_add(SIGTERM, on_signal, m),
-                    g_unix_signal_add(SIGINT, on_signal, m),
-                    g_unix_signal_add(SIGHUP, on_signal, m)};
     m->flush_timer = g_timeout_add(UART_FLUSH_MS, flush_uart, m);
     m->state = HV_STATE_RUNNING;
     m->exit_status = EXIT_OK;
 
+    /* A signal that came during set-up was dispatched by nothing yet: look now. */
+    g_main_context_iteration(NULL, FALSE);
+    if (m->quit_requested) {
+        g_main_loop_unref(m->loop);
+        m->loop = NULL;
+        g_source_remove(req_watch);
+        g_source_remove(m->flush_timer);
+        m->flush_timer = 0;
+        return EXIT_OK;
+    }
     if (start_vcpus(m, &err) < 0) {
         fprintf(stderr, "vmdesk-vmm: %s\n", err);
         g_free(err);
@@ -517,8 +549,6 @@ int hv_machine_run(struct hv_machine *m)
     hv_vcpus_destroy(&m->vm);
     hv_uart_flush(m->uart);
     g_source_remove(req_watch);
-    for (unsigned i = 0; i < G_N_ELEMENTS(sig); i++)
-        g_source_remove(sig[i]);
     g_source_remove(m->flush_timer);
     m->flush_timer = 0;
     if (m->serial_input_timer)
@@ -531,6 +561,9 @@ int hv_machine_run(struct hv_machine *m)
 
 void hv_machine_destroy(struct hv_machine *m)
 {
+    for (unsigned i = 0; i < G_N_ELEMENTS(m->signal_sources); i++)
+        if (m->signal_sources[i])
+            g_source_remove(m->signal_sources[i]);
     if (m->vm_ready)
         hv_vcpus_destroy(&m->vm);
     if (m->control)
@@ -542,6 +575,14 @@ void hv_machine_destroy(struct hv_machine *m)
     if (m->uart)
         hv_uart_free(m->uart);
     m->uart = NULL;
+    if (m->rng) {
+        hv_virtio_destroy(&m->rng->dev);
+        g_free(m->rng);
+        m->rng = NULL;
+    }
+    if (m->pci_ready)
+        hv_pci_destroy(&m->pci);
+    m->pci_ready = false;
     if (m->vm_ready)
         hv_vm_destroy(&m->vm);
     m->vm_ready = false;

@@ -8,12 +8,14 @@
 #include "control/server.h"
 #include "devices/chardev.h"
 #include "devices/legacy.h"
+#include "devices/pci.h"
 #include "devices/uart.h"
 #include "kvm/host.h"
 #include "kvm/vm.h"
 #include "vmm/args.h"
 #include "x86/bzimage.h"
 #include "x86/cpuid.h"
+#include "virtio/rng.h"
 
 enum hv_run_state {
     HV_STATE_RUNNING,
@@ -40,11 +42,16 @@ struct hv_machine {
     guint serial_input_timer;
     guint flush_timer;
     struct hv_acpi_pm pm;
+    struct hv_pci pci;
+    bool pci_ready;
+    struct hv_virtio_rng *rng;
     struct hv_control *control;
     struct hv_control_ops control_ops;
 
     enum hv_run_state state;
     GMainLoop *loop;
+    guint signal_sources[3];
+    bool quit_requested;
     int exit_status;
     unsigned resets;
 };

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* ACPI tables for a Linux guest: RSDP, XSDT, FADT, FACS, DSDT (with \_S5) and MADT. */
+/* ACPI tables for a Linux guest: RSDP, XSDT, FADT, FACS, DSDT, MADT and MCFG. */
 #pragma once
 
 #include <stddef.h>
@@ -11,8 +11,12 @@
 #define HV_ACPI_SLP_TYP_S5 5
 #define HV_RESET_PORT 0xcf9
 
+#include <stdbool.h>
+
 struct hv_acpi_config {
     unsigned nr_vcpus;
+    bool pci;              /* describe the PCI root (DSDT), its ECAM (MCFG) */
+    uint64_t mmio64_start; /* the 64-bit BAR window, HV_PCI_MMIO64_SIZE long */
 };
 
 /*

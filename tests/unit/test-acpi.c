@@ -53,7 +53,7 @@ static void test_rsdp_xsdt(void)
     g_assert_cmpuint(hv_acpi_checksum(buf, 20), ==, 0);
     g_assert_cmpuint(hv_acpi_checksum(buf, 36), ==, 0);
     const uint8_t *xsdt = check_table(buf, get64(buf, 24), "XSDT");
-    g_assert_cmpuint(get32(xsdt, 4), ==, 36 + 16);
+    g_assert_cmpuint(get32(xsdt, 4), ==, 36 + 16); /* no PCI: FADT and MADT */
     check_table(buf, get64(xsdt, 36), "FACP");
     check_table(buf, get64(xsdt, 44), "APIC");
 }
@@ -97,8 +97,38 @@ static void test_dsdt_s5(void)
     g_assert_cmpuint(s5[6], ==, 4);     /* four elements */
     g_assert_cmpuint(s5[7], ==, 0x0a);
     g_assert_cmpuint(s5[8], ==, HV_ACPI_SLP_TYP_S5);
-    /* The package length covers exactly the rest of the table. */
-    g_assert_cmpuint((size_t)(s5 + 5 - dsdt) + s5[5], ==, len);
+    g_assert_cmpuint(s5[5], ==, 8); /* PkgLength of the four-element package */
+}
+
+static void test_pci_root(void)
+{
+    g_autofree uint8_t *buf = g_malloc0(0x20000);
+    struct hv_acpi_config cfg = {.nr_vcpus = 2, .pci = true, .mmio64_start = 0x100000000ull};
+    g_assert_cmpint(hv_acpi_build(buf, 0x20000, BASE, &cfg), >, 0);
+    const uint8_t *xsdt = check_table(buf, get64(buf, 24), "XSDT");
+    g_assert_cmpuint(get32(xsdt, 4), ==, 36 + 24);
+    const uint8_t *mcfg = check_table(buf, get64(xsdt, 52), "MCFG");
+    g_assert_cmphex(get64(mcfg, 44), ==, 0xe0000000);
+    g_assert_cmpuint(mcfg[55], ==, 0); /* last bus */
+    const uint8_t *fadt = at(buf, get64(xsdt, 36));
+    const uint8_t *dsdt = check_table(buf, get64(fadt, 140), "DSDT");
+    uint32_t len = get32(dsdt, 4);
+    g_assert_nonnull(memmem(dsdt, len, "\\_SB_", 5));
+    const uint8_t *dev = memmem(dsdt, len, "PCI0", 4);
+    g_assert_nonnull(dev);
+    /* PNP0A08 as a compressed EISA id, big endian: 41 D0 0A 08. */
+    g_assert_nonnull(memmem(dsdt, len, "\x0c\x41\xd0\x0a\x08", 5));
+    g_assert_nonnull(memmem(dsdt, len, "_PRT", 4));
+    g_assert_nonnull(memmem(dsdt, len, "_CRS", 4));
+    /* The 32-bit window's DWord descriptor names 0xC0000000-0xDFFFFFFF. */
+    const uint8_t win[] = {0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xdf};
+    g_assert_nonnull(memmem(dsdt, len, win, sizeof(win)));
+    /* Without PCI there is no root and no MCFG. */
+    memset(buf, 0, 0x20000);
+    cfg.pci = false;
+    g_assert_cmpint(hv_acpi_build(buf, 0x20000, BASE, &cfg), >, 0);
+    xsdt = check_table(buf, get64(buf, 24), "XSDT");
+    g_assert_cmpuint(get32(xsdt, 4), ==, 36 + 16);
 }
 
 static void test_madt(void)
@@ -151,6 +181,7 @@ int main(int argc, char **argv)
     g_test_add_func("/acpi/fadt", test_fadt);
     g_test_add_func("/acpi/dsdt-s5", test_dsdt_s5);
     g_test_add_func("/acpi/madt", test_madt);
+    g_test_add_func("/acpi/pci-root", test_pci_root);
     g_test_add_func("/acpi/too-small", test_too_small);
     return g_test_run();
 }

@@ -94,7 +94,7 @@ static void test_e820(void)
     struct hv_e820_entry map[HV_E820_MAX];
     g_assert_cmpint(hv_mem_layout_init(&l, HV_MiB(512), 0), ==, 0);
     unsigned n = hv_e820_build(&l, map, HV_E820_MAX);
-    g_assert_cmpuint(n, ==, 4);
+    g_assert_cmpuint(n, ==, 5);
     g_assert_cmpuint(map[0].addr, ==, 0);
     g_assert_cmpuint(map[0].size, ==, 0x9fc00);
     g_assert_cmpuint(map[0].type, ==, HV_E820_RAM);
@@ -102,6 +102,9 @@ static void test_e820(void)
     g_assert_cmpuint(map[2].addr, ==, 0xe0000);
     g_assert_cmpuint(map[3].addr, ==, 0x100000);
     g_assert_cmpuint(map[3].addr + map[3].size, ==, HV_MiB(512));
+    /* The PCI ECAM window is reserved, or Linux would not use it. */
+    g_assert_cmphex(map[4].addr, ==, 0xe0000000);
+    g_assert_cmpuint(map[4].type, ==, HV_E820_RESERVED);
     /* Only the legacy holes below 1 MiB are missing from RAM. */
     g_assert_cmpuint(hv_e820_ram_bytes(map, n), ==, HV_MiB(512) - (0x100000 - 0x9fc00));
     for (unsigned i = 1; i < n; i++)
@@ -109,10 +112,10 @@ static void test_e820(void)
 
     g_assert_cmpint(hv_mem_layout_init(&l, HV_GiB(6), 0), ==, 0);
     n = hv_e820_build(&l, map, HV_E820_MAX);
-    g_assert_cmpuint(n, ==, 5);
+    g_assert_cmpuint(n, ==, 6);
     g_assert_cmpuint(map[3].addr + map[3].size, ==, HV_GiB(3));
-    g_assert_cmpuint(map[4].addr, ==, HV_GiB(4));
-    g_assert_cmpuint(map[4].size, ==, HV_GiB(3));
+    g_assert_cmpuint(map[5].addr, ==, HV_GiB(4));
+    g_assert_cmpuint(map[5].size, ==, HV_GiB(3));
     g_assert_cmpuint(hv_e820_ram_bytes(map, n), ==, HV_GiB(6) - (0x100000 - 0x9fc00));
     /* A short output array is never overrun. */
     g_assert_cmpuint(hv_e820_build(&l, map, 2), ==, 2);
