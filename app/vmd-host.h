@@ -18,7 +18,10 @@ typedef enum {
 /* "none", "vt-x", "amd-v", "kvm-emulation-only". */
 const char *vmd_virt_kind_to_string(VmdVirtKind kind);
 
-/* KSM's counters; -1 where the kernel does not have the file. */
+/* What a counter reads when the kernel does not have its file. */
+#define VMD_HOST_MISSING G_MININT64
+
+/* KSM's counters; VMD_HOST_MISSING where the kernel does not have the file. */
 typedef struct {
     gint64 run; /* 0 stopped, 1 running, 2 unmerging */
     gint64 pages_shared;
@@ -34,7 +37,7 @@ typedef struct {
     pid_t pid;
     double cpu_percent; /* since the previous refresh, or over its lifetime the first time */
     guint64 rss_bytes;
-    gint64 ksm_merging_pages; /* -1 when the kernel lacks /proc/PID/ksm_merging_pages */
+    gint64 ksm_merging_pages; /* VMD_HOST_MISSING without /proc/PID/ksm_merging_pages */
 } VmdProcessStats;
 
 void vmd_process_stats_free(VmdProcessStats *stats);

@@ -167,3 +167,201 @@ int ctl_cmd_info(Ctl *ctl, int argc, char **argv)
         printf("last log lines:\n%s\n", vmd_machine_get_log_tail(m));
     return EXIT_OK;
 }
+
+/* The demo guest from tests/lab/guest-build's cache, building it on first use. */
+static gboolean find_demo_guest(char **kernel, char **initrd, GError **error)
+{
+    const char *cache = g_getenv("VMDESK_CACHE");
+    g_autofree char *dir = cache && *cache
+                               ? g_build_filename(cache, "guest", NULL)
+                               : g_build_filename(g_get_user_cache_dir(), "vmdesk", "guest", NULL);
+    g_autofree char *k = g_build_filename(dir, "vmlinuz", NULL);
+    g_autofree char *i = g_build_filename(dir, "initrd.gz", NULL);
+    g_autofree char *stamp = g_build_filename(dir, "stamp", NULL);
+
+    if (!g_file_test(stamp, G_FILE_TEST_EXISTS) || !g_file_test(k, G_FILE_TEST_EXISTS) ||
+        !g_file_test(i, G_FILE_TEST_EXISTS)) {
+        const char *script = g_getenv("VMDESK_GUEST_BUILD");
+        if (!script || !*script)
+            script = VMDESK_SOURCE_ROOT "/tests/lab/guest-build";
+        if (!g_file_test(script, G_FILE_TEST_IS_EXECUTABLE)) {
+            g_set_error(error, VMD_ERROR, VMD_ERROR_NOT_FOUND, "the demo guest is not in %s "
+                        "and its builder %s is missing (set VMDESK_GUEST_BUILD)", dir, script);
+            return FALSE;
+        }
+        fprintf(stderr, "vmdeskctl: building the demo guest once (%s)...\n", script);
+        const char *argv[] = {script, NULL};
+        g_autofree char *out = NULL;
+        int status = 0;
+        /* Its progress goes to our stderr; its stdout is the folder. */
+        if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CHILD_INHERITS_STDERR, NULL,
+                          NULL, &out, NULL, &status, error))
+            return FALSE;
+        if (!g_spawn_check_wait_status(status, NULL)) {
+            g_set_error(error, VMD_ERROR, VMD_ERROR_FAILED, "%s failed (see above)", script);
+            return FALSE;
+        }
+        g_free(k);
+        g_free(i);
+        g_strstrip(out);
+        k = g_build_filename(out, "vmlinuz", NULL);
+        i = g_build_filename(out, "initrd.gz", NULL);
+    }
+    *kernel = g_steal_pointer(&k);
+    *initrd = g_steal_pointer(&i);
+    return TRUE;
+}
+
+int ctl_cmd_create(Ctl *ctl, int argc, char **argv)
+{
+    GError *error = NULL;
+    static const char *const valued[] = {"--kernel", "--initrd", "--cmdline", "--firmware",
+                                         "--memory", "--cpus", "--serial", "--disk", NULL};
+    const char *name = NULL;
+    gboolean demo = FALSE;
+    g_autoptr(GPtrArray) edits = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func(g_free);
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--demo")) {
+            demo = TRUE;
+        } else if (!strcmp(a, "--ksm") || !strcmp(a, "--hugepages") ||
+                   !strcmp(a, "--no-reboot")) {
+            g_autofree char *key = g_strdelimit(g_strdup(a + 2), "-", '_');
+            g_ptr_array_add(edits, g_strconcat(key, "=true", NULL));
+        } else if (g_strv_contains(valued, a)) {
+            if (i + 1 >= argc) {
+                return ctl_usage("%s needs a value", a);
+            }
+            if (!strcmp(a, "--disk"))
+                g_ptr_array_add(disks, g_canonicalize_filename(argv[++i], NULL));
+            else
+                g_ptr_array_add(edits, g_strconcat(a + 2, "=", argv[++i], NULL));
+        } else if (a[0] == '-') {
+            return ctl_usage("create: unknown option '%s'", a);
+        } else if (!name) {
+            name = a;
+        } else {
+            return ctl_usage("create takes one VM name (got '%s' too)", a);
+        }
+    }
+    if (!name) {
+        return ctl_usage("create needs a VM name");
+    }
+    g_autoptr(VmdDefinition) def = vmd_definition_new(name);
+    if (demo) {
+        g_autofree char *kernel = NULL, *initrd = NULL;
+        if (!find_demo_guest(&kernel, &initrd, &error)) {
+            return ctl_fail(error);
+        }
+        vmd_definition_set_kernel(def, kernel);
+        vmd_definition_set_initrd(def, initrd);
+        vmd_definition_set_cmdline(def, "console=ttyS0 panic=-1");
+    }
+    for (guint i = 0; i < edits->len; i++) {
+        const char *e = g_ptr_array_index(edits, i);
+        const char *eq = strchr(e, '=');
+        g_autofree char *key = g_strndup(e, (gsize)(eq - e));
+        if (!vmd_definition_set_field(def, key, eq + 1, &error)) {
+            return ctl_fail(error);
+        }
+    }
+    for (guint i = 0; i < disks->len; i++) {
+        VmdDisk *d = g_new0(VmdDisk, 1);
+        d->path = g_strdup(g_ptr_array_index(disks, i));
+        g_ptr_array_add(vmd_definition_get_disks(def), d);
+    }
+    /* A definition must name files that exist when it is made; later they may move. */
+    const char *files[][2] = {{"kernel", vmd_definition_get_kernel(def)},
+                              {"initrd", vmd_definition_get_initrd(def)},
+                              {"firmware", vmd_definition_get_firmware(def)}};
+    for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
+        if (files[i][1] && !g_file_test(files[i][1], G_FILE_TEST_IS_REGULAR)) {
+            g_set_error(&error, VMD_ERROR, VMD_ERROR_INVALID, "%s '%s': no such file",
+                        files[i][0], files[i][1]);
+            return ctl_fail(error);
+        }
+    }
+    for (guint i = 0; i < disks->len; i++) {
+        const char *p = g_ptr_array_index(disks, i);
+        if (!g_file_test(p, G_FILE_TEST_IS_REGULAR)) {
+            g_set_error(&error, VMD_ERROR, VMD_ERROR_INVALID, "disk '%s': no such file", p);
+            return ctl_fail(error);
+        }
+    }
+    if (!vmd_library_create(ctl->lib, def, &error))
+        return ctl_fail(error);
+    return EXIT_OK;
+}
+
+int ctl_cmd_edit(Ctl *ctl, int argc, char **argv)
+{
+    GError *error = NULL;
+    if (argc < 2)
+        return ctl_usage("edit needs a VM name and at least one KEY=VALUE");
+    g_autoptr(GPtrArray) edits = g_ptr_array_new();
+    for (int i = 1; i < argc; i++)
+        g_ptr_array_add(edits, argv[i]);
+    g_ptr_array_add(edits, NULL);
+    if (!vmd_library_edit(ctl->lib, argv[0], (const char *const *)edits->pdata, &error))
+        return ctl_fail(error);
+    return EXIT_OK;
+}
+
+int ctl_cmd_rename(Ctl *ctl, int argc, char **argv)
+{
+    GError *error = NULL;
+    if (argc != 2)
+        return ctl_usage("rename takes NAME NEW-NAME");
+    if (!vmd_library_rename(ctl->lib, argv[0], argv[1], &error))
+        return ctl_fail(error);
+    return EXIT_OK;
+}
+
+int ctl_cmd_clone(Ctl *ctl, int argc, char **argv)
+{
+    GError *error = NULL;
+    if (argc != 2)
+        return ctl_usage("clone takes NAME NEW-NAME");
+    if (!vmd_library_clone(ctl->lib, argv[0], argv[1], &error))
+        return ctl_fail(error);
+    return EXIT_OK;
+}
+
+int ctl_cmd_delete(Ctl *ctl, int argc, char **argv)
+{
+    GError *error = NULL;
+    gboolean with_disks = FALSE;
+    const char *name = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--with-disks"))
+            with_disks = TRUE;
+        else if (argv[i][0] == '-')
+            return ctl_usage("delete: unknown option '%s'", argv[i]);
+        else if (!name)
+            name = argv[i];
+        else
+            return ctl_usage("delete takes one VM name");
+    }
+    if (!name)
+        return ctl_usage("delete needs a VM name");
+    if (!vmd_library_delete(ctl->lib, name, with_disks, &error))
+        return ctl_fail(error);
+    return EXIT_OK;
+}
+
+int ctl_cmd_disk(Ctl *ctl, int argc, char **argv)
+{
+    GError *error = NULL;
+    guint64 size;
+    if (argc != 2)
+        return ctl_usage("disk-create takes FILE SIZE (e.g. disk.raw 10G)");
+    if (!vmd_parse_size(argv[1], &size) || size == 0)
+        return ctl_usage("disk-create: size '%s': expected e.g. 512M or 10G", argv[1]);
+    g_autofree char *path = vmd_library_create_disk(ctl->lib, argv[0], size, &error);
+    if (!path)
+        return ctl_fail(error);
+    printf("%s\n", path);
+    return EXIT_OK;
+}

@@ -41,6 +41,41 @@ static const struct hv_virtio_ops rng_ops = {
     .queue_notify = rng_notify,
 };
 
+static void rng_reset(void *impl)
+{
+    struct hv_virtio_rng *rng = impl;
+    hv_virtio_reset(&rng->dev);
+}
+
+static void rng_destroy(void *impl)
+{
+    struct hv_virtio_rng *rng = impl;
+    hv_virtio_destroy(&rng->dev);
+    g_free(rng);
+}
+
+static void rng_describe(void *impl, JsonBuilder *b)
+{
+    struct hv_virtio_rng *rng = impl;
+    json_builder_set_member_name(b, "pci-slot");
+    json_builder_add_int_value(b, rng->dev.pci.slot);
+}
+
+static void rng_stats(void *impl, JsonBuilder *b)
+{
+    struct hv_virtio_rng *rng = impl;
+    json_builder_set_member_name(b, "bytes");
+    json_builder_add_int_value(b, (gint64)rng->bytes);
+}
+
+const struct hv_device_ops hv_virtio_rng_device_ops = {
+    .kind = "virtio-rng",
+    .reset = rng_reset,
+    .destroy = rng_destroy,
+    .describe = rng_describe,
+    .stats = rng_stats,
+};
+
 int hv_virtio_rng_init(struct hv_virtio_rng *rng, struct hv_vm *vm, const struct hv_memory *mem)
 {
     rng->bytes = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "virtio/virtio.h"
+#include "vmm/machine.h"
 
 struct hv_virtio_rng {
     struct hv_virtio_dev dev;
@@ -11,3 +12,6 @@ struct hv_virtio_rng {
 };
 
 int hv_virtio_rng_init(struct hv_virtio_rng *rng, struct hv_vm *vm, const struct hv_memory *mem);
+
+/* Reset, tear-down and query hooks for the machine's device list. */
+extern const struct hv_device_ops hv_virtio_rng_device_ops;

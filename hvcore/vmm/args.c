@@ -12,7 +12,9 @@
 static const char usage[] =
     "Usage: vmdesk-vmm (--kernel BZIMAGE [--initrd FILE] [--cmdline TEXT] | --firmware FILE)\n"
     "                  [--memory SIZE] [--cpus N] [--serial BACKEND] [--control PATH]\n"
-    "                  [--no-reboot] [--ksm] [--hugepages]\n"
+    "                  [--disk path=FILE[,readonly=on][,cache=writeback|none][,serial=S]]...\n"
+    "                  [--net user[,hostfwd=...][,mac=MAC] | --net tap,ifname=NAME[,mac=MAC]]...\n"
+    "                  [--console BACKEND] [--no-reboot] [--ksm] [--hugepages]\n"
     "\n"
     "Runs one virtual machine on KVM.\n"
     "\n"
@@ -24,6 +26,10 @@ static const char usage[] =
     "  --cpus N           number of vCPUs (default: 1)\n"
     "  --serial BACKEND   COM1: stdio, file:PATH, unix:PATH or none (default: stdio)\n"
     "  --control PATH     serve the JSON control protocol on a unix socket\n"
+    "  --disk SPEC        a virtio-blk disk on a raw image file (repeatable)\n"
+    "  --net SPEC         a virtio-net NIC: user networking (libslirp) or a tap device\n"
+    "                     (repeatable); hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT\n"
+    "  --console BACKEND  a virtio console (hvc0): stdio, file:PATH or unix:PATH\n"
     "  --no-reboot        exit (status 0) when the guest resets instead of rebooting\n"
     "  --ksm              let KSM merge identical guest pages (MADV_MERGEABLE)\n"
     "  --hugepages        back guest RAM with transparent huge pages\n"
@@ -70,7 +76,8 @@ int hv_parse_size(const char *text, uint64_t *bytes)
 /* Each flag, whether it takes a value, and where the value goes. */
 enum opt {
     OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_FIRMWARE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
-    OPT_CONTROL, OPT_NO_REBOOT, OPT_KSM, OPT_HUGEPAGES, OPT_HELP, OPT_VERSION,
+    OPT_CONTROL, OPT_NO_REBOOT, OPT_KSM, OPT_HUGEPAGES, OPT_HELP, OPT_VERSION, OPT_DISK,
+    OPT_NET, OPT_CONSOLE,
 };
 
 static const struct {
@@ -87,6 +94,9 @@ static const struct {
     {"cpus", OPT_CPUS, true, "--cpus 2"},
     {"serial", OPT_SERIAL, true, "--serial stdio"},
     {"control", OPT_CONTROL, true, "--control vm.sock"},
+    {"disk", OPT_DISK, true, "--disk path=disk.img"},
+    {"net", OPT_NET, true, "--net user"},
+    {"console", OPT_CONSOLE, true, "--console unix:console.sock"},
     {"no-reboot", OPT_NO_REBOOT, false, NULL},
     {"ksm", OPT_KSM, false, NULL},
     {"hugepages", OPT_HUGEPAGES, false, NULL},
@@ -161,6 +171,34 @@ static int apply(struct hv_config *cfg, enum opt opt, const char *flag, const ch
             return -EINVAL;
         }
         return 0;
+    case OPT_DISK:
+        if (cfg->nr_disks == HV_MAX_DISKS) {
+            *err = g_strdup_printf("--disk '%s': at most %d disks", value, HV_MAX_DISKS);
+            return -EINVAL;
+        }
+        if (hv_disk_spec_parse(value, &cfg->disks[cfg->nr_disks], err) < 0)
+            return -EINVAL;
+        cfg->nr_disks++;
+        return 0;
+    case OPT_NET:
+        if (cfg->nr_nics == HV_MAX_NICS) {
+            *err = g_strdup_printf("--net '%s': at most %d NICs", value, HV_MAX_NICS);
+            return -EINVAL;
+        }
+        if (hv_net_spec_parse(value, &cfg->nics[cfg->nr_nics], err) < 0)
+            return -EINVAL;
+        cfg->nr_nics++;
+        return 0;
+    case OPT_CONSOLE:
+        hv_chardev_spec_clear(&cfg->console);
+        if (hv_chardev_parse(value, &cfg->console, err) < 0) {
+            if (!*err)
+                *err = g_strdup_printf("--console '%s': expected stdio, file:PATH or unix:PATH",
+                                       value);
+            return -EINVAL;
+        }
+        cfg->has_console = true;
+        return 0;
     case OPT_NO_REBOOT: cfg->no_reboot = true; return 0;
     case OPT_KSM: cfg->ksm = true; return 0;
     case OPT_HUGEPAGES: cfg->hugepages = true; return 0;
@@ -196,6 +234,19 @@ static int check(struct hv_config *cfg, char **err)
                                "different paths", cfg->control);
         return -EINVAL;
     }
+    if (cfg->has_console && cfg->console.kind == HV_CHARDEV_STDIO && !cfg->serial_none &&
+        cfg->serial.kind == HV_CHARDEV_STDIO) {
+        *err = g_strdup("--console stdio and --serial stdio cannot share the terminal: give one "
+                        "of them a file: or unix: backend, or --serial none");
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < cfg->nr_disks; i++)
+        for (unsigned j = 0; j < i; j++)
+            if (!strcmp(cfg->disks[i].path, cfg->disks[j].path)) {
+                *err = g_strdup_printf("--disk path=%s is given twice: expected each image "
+                                       "once", cfg->disks[i].path);
+                return -EINVAL;
+            }
     if (cfg->kernel && !cfg->cmdline)
         cfg->cmdline = g_strdup(HV_DEFAULT_CMDLINE);
     return 0;
@@ -258,5 +309,10 @@ void hv_config_clear(struct hv_config *cfg)
     g_free(cfg->firmware);
     g_free(cfg->control);
     hv_chardev_spec_clear(&cfg->serial);
+    hv_chardev_spec_clear(&cfg->console);
+    for (unsigned i = 0; i < cfg->nr_disks; i++)
+        hv_disk_spec_clear(&cfg->disks[i]);
+    for (unsigned i = 0; i < cfg->nr_nics; i++)
+        hv_net_spec_clear(&cfg->nics[i]);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "devices/chardev.h"
+#include "vmm/devargs.h"
 
 #define HV_DEFAULT_MEMORY (512ull << 20)
 #define HV_DEFAULT_CMDLINE "console=ttyS0"
@@ -24,6 +25,12 @@ struct hv_config {
     bool no_reboot;
     bool ksm;
     bool hugepages;
+    struct hv_disk_spec disks[HV_MAX_DISKS];
+    unsigned nr_disks;
+    struct hv_net_spec nics[HV_MAX_NICS];
+    unsigned nr_nics;
+    bool has_console; /* virtio-console (hvc0) */
+    struct hv_chardev_spec console;
 };
 
 enum {

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "virtio/rng.h"
 #include "x86/acpi.h"
 #include "x86/cpu-setup.h"
 #include "x86/e820.h"
@@ -220,12 +221,15 @@ static int register_devices(struct hv_machine *m, char **err)
         return r;
     }
     m->pci_ready = true;
-    m->rng = g_new0(struct hv_virtio_rng, 1);
-    if ((r = hv_virtio_rng_init(m->rng, &m->vm, &m->mem)) < 0 ||
-        (r = hv_virtio_add(&m->rng->dev, &m->pci)) < 0) {
+    struct hv_virtio_rng *rng = g_new0(struct hv_virtio_rng, 1);
+    if ((r = hv_virtio_rng_init(rng, &m->vm, &m->mem)) < 0 ||
+        (r = hv_virtio_add(&rng->dev, &m->pci)) < 0) {
+        hv_virtio_destroy(&rng->dev);
+        g_free(rng);
         *err = g_strdup_printf("cannot add virtio-rng: %s", g_strerror(-r));
         return r;
     }
+    hv_machine_add_device(m, &hv_virtio_rng_device_ops, rng, "rng0");
     return 0;
 }
 
@@ -392,6 +396,16 @@ static int open_host_files(struct hv_machine *m, char **err)
     return 0;
 }
 
+void hv_machine_add_device(struct hv_machine *m, const struct hv_device_ops *ops, void *impl,
+                           const char *id)
+{
+    struct hv_device *d = g_new0(struct hv_device, 1);
+    d->ops = ops;
+    d->impl = impl;
+    d->id = g_strdup(id);
+    g_ptr_array_add(m->devices, d);
+}
+
 static gboolean on_signal(gpointer opaque);
 
 int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **err)
@@ -401,11 +415,17 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
     m->host.kvm_fd = -1;
     m->vm.fd = -1;
     m->vm.event_fd = -1;
+    m->devices = g_ptr_array_new();
     /* From the start, so that a SIGTERM at any point still removes our sockets. */
     m->signal_sources[0] = g_unix_signal_add(SIGTERM, on_signal, m);
     m->signal_sources[1] = g_unix_signal_add(SIGINT, on_signal, m);
     m->signal_sources[2] = g_unix_signal_add(SIGHUP, on_signal, m);
 
+    if (cfg->nr_disks || cfg->nr_nics || cfg->has_console) {
+        *err = g_strdup_printf("%s: this build of vmdesk-vmm has no such device yet",
+                               cfg->nr_disks ? "--disk" : cfg->nr_nics ? "--net" : "--console");
+        return EXIT_USAGE;
+    }
     /* Bad input first: nothing has been opened or created yet. */
     if (cfg->firmware ? load_firmware(m, err) < 0 : open_kernel(m, err) < 0)
         return EXIT_USAGE;
@@ -468,8 +488,11 @@ static int reset_machine(struct hv_machine *m, char **err)
         return r;
     }
     hv_acpi_pm_reset(&m->pm);
-    if (m->rng)
-        hv_virtio_reset(&m->rng->dev);
+    for (unsigned i = 0; i < m->devices->len; i++) {
+        struct hv_device *d = m->devices->pdata[i];
+        if (d->ops->reset)
+            d->ops->reset(d->impl);
+    }
     if (m->cfg->kernel && (r = load_kernel(m, err)) < 0)
         return r;
     m->resets++;
@@ -575,11 +598,16 @@ void hv_machine_destroy(struct hv_machine *m)
     if (m->uart)
         hv_uart_free(m->uart);
     m->uart = NULL;
-    if (m->rng) {
-        hv_virtio_destroy(&m->rng->dev);
-        g_free(m->rng);
-        m->rng = NULL;
+    for (unsigned i = m->devices ? m->devices->len : 0; i-- > 0;) {
+        struct hv_device *d = m->devices->pdata[i];
+        if (d->ops->destroy)
+            d->ops->destroy(d->impl);
+        g_free(d->id);
+        g_free(d);
     }
+    if (m->devices)
+        g_ptr_array_free(m->devices, TRUE);
+    m->devices = NULL;
     if (m->pci_ready)
         hv_pci_destroy(&m->pci);
     m->pci_ready = false;

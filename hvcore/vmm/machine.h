@@ -15,7 +15,25 @@
 #include "vmm/args.h"
 #include "x86/bzimage.h"
 #include "x86/cpuid.h"
-#include "virtio/rng.h"
+
+/* What the machine needs to know of each device it plugged in, whatever its kind. */
+struct hv_device_ops {
+    const char *kind; /* "virtio-blk", ... */
+    /* Machine reset: back to power-on state. */
+    void (*reset)(void *impl);
+    /* Stop and free; the VM still exists. */
+    void (*destroy)(void *impl);
+    /* Members of the device's object in query-devices (builder inside an object). */
+    void (*describe)(void *impl, JsonBuilder *b);
+    /* Members of the device's object in query-stats (counters). */
+    void (*stats)(void *impl, JsonBuilder *b);
+};
+
+struct hv_device {
+    const struct hv_device_ops *ops;
+    void *impl;
+    char *id; /* "disk0", "net0", "rng0" */
+};
 
 enum hv_run_state {
     HV_STATE_RUNNING,
@@ -44,7 +62,7 @@ struct hv_machine {
     struct hv_acpi_pm pm;
     struct hv_pci pci;
     bool pci_ready;
-    struct hv_virtio_rng *rng;
+    GPtrArray *devices; /* struct hv_device *, in the order they were plugged */
     struct hv_control *control;
     struct hv_control_ops control_ops;
 
@@ -64,5 +82,9 @@ struct hv_machine {
 int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **err);
 /* Runs the VM until it powers off, crashes or is told to quit; returns the exit status. */
 int hv_machine_run(struct hv_machine *m);
+/* Registers a device for reset, tear-down and the control protocol's queries. */
+void hv_machine_add_device(struct hv_machine *m, const struct hv_device_ops *ops, void *impl,
+                           const char *id);
+
 /* Stops everything and removes the files the machine created (sockets). */
 void hv_machine_destroy(struct hv_machine *m);
