@@ -532,12 +532,12 @@ static int take_lock(VmdMachine *m, GError **error)
     return -1;
 }
 
-static void write_log_header(int fd, char **argv)
+static void write_log_header(int fd, const char *name, char **argv)
 {
     g_autoptr(GDateTime) now = g_date_time_new_now_local();
     g_autofree char *when = g_date_time_format_iso8601(now);
     g_autofree char *cmd = g_strjoinv(" ", argv);
-    g_autofree char *line = g_strdup_printf("%s%s at %s\n%s\n", LOG_HEADER, "", when, cmd);
+    g_autofree char *line = g_strdup_printf("%s%s at %s\n%s\n", LOG_HEADER, name, when, cmd);
     ssize_t w = write(fd, line, strlen(line));
     (void)w;
 }
@@ -563,7 +563,7 @@ gboolean vmd_machine_start(VmdMachine *m, VmdDefinition *def, const char *vmm, G
         return FALSE;
     }
     g_auto(GStrv) argv = build_argv(m, def, vmm);
-    write_log_header(log_fd, argv);
+    write_log_header(log_fd, m->name, argv);
     gboolean ok = vmd_spawn_detached(argv, log_fd, lock_fd, m->exit_path, error);
     close(log_fd);
     Probe p = {.state = VMD_MACHINE_STARTING};
@@ -585,6 +585,8 @@ gboolean vmd_machine_start(VmdMachine *m, VmdDefinition *def, const char *vmm, G
             for (int i = 0; i < 200 && lock_held(m, NULL); i++)
                 g_usleep(POLL_MS * 1000);
             vmd_machine_refresh(m);
+            if (m->state == VMD_MACHINE_STOPPED)
+                return TRUE; /* it ran, and the guest already powered off */
             g_set_error(error, VMD_ERROR, VMD_ERROR_VMM, "%s (log: %s)",
                         m->crash_reason ? m->crash_reason : "vmdesk-vmm ended at once",
                         m->log_path);

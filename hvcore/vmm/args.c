@@ -191,7 +191,8 @@ static int apply(struct hv_config *cfg, enum opt opt, const char *flag, const ch
         return 0;
     case OPT_CONSOLE:
         hv_chardev_spec_clear(&cfg->console);
-        if (hv_chardev_parse(value, &cfg->console, err) < 0) {
+        /* The parser's own message names --serial; this flag words its own. */
+        if (hv_chardev_parse(value, &cfg->console, NULL) < 0) {
             if (!*err)
                 *err = g_strdup_printf("--console '%s': expected stdio, file:PATH or unix:PATH",
                                        value);
