@@ -142,11 +142,154 @@ static int cmd_quit(struct hv_control_call *call)
     return 0;
 }
 
+static int unavailable(struct hv_control_call *call, const char *what)
+{
+    return hv_control_error_set(&call->err, HV_CONTROL_ERROR_GENERIC,
+                                "%s is not available in this VMM", what);
+}
+
+static int cmd_query_devices(struct hv_control_call *call)
+{
+    const struct hv_control_ops *ops = &call->ctl->ops;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    if (!ops->devices)
+        return unavailable(call, "query-devices");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "devices");
+    json_builder_begin_array(b);
+    ops->devices(ops->opaque, b);
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    call->ret = json_builder_get_root(b);
+    return 0;
+}
+
+static int cmd_query_stats(struct hv_control_call *call)
+{
+    const struct hv_control_ops *ops = &call->ctl->ops;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    if (!ops->stats)
+        return unavailable(call, "query-stats");
+    json_builder_begin_object(b);
+    ops->stats(ops->opaque, b);
+    json_builder_end_object(b);
+    call->ret = json_builder_get_root(b);
+    return 0;
+}
+
+/* For commands legal in exactly one state. */
+static int require_state(struct hv_control_call *call, const char *what, const char *legal)
+{
+    const char *state = vm_state(call->ctl);
+
+    if (strcmp(state, legal) != 0)
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_STATE,
+                                    "%s is legal when the VM is %s, and it is %s", what, legal,
+                                    state);
+    return 0;
+}
+
+static int cmd_powerdown(struct hv_control_call *call)
+{
+    if (!call->ctl->ops.powerdown)
+        return unavailable(call, "powerdown");
+    if (require_state(call, "powerdown", "running") < 0)
+        return -EINVAL;
+    return run_op(call, call->ctl->ops.powerdown, "powerdown");
+}
+
+static int cmd_reset(struct hv_control_call *call)
+{
+    const char *state = vm_state(call->ctl);
+
+    if (!call->ctl->ops.reset)
+        return unavailable(call, "reset");
+    if (strcmp(state, "running") != 0 && strcmp(state, "paused") != 0)
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_STATE,
+                                    "reset is legal when the VM is running or paused, and it "
+                                    "is %s", state);
+    return run_op(call, call->ctl->ops.reset, "reset");
+}
+
+/* A non-negative JSON integer argument; *present says whether it was given at all. */
+static int uint_argument(struct hv_control_call *call, const char *name, uint64_t *out,
+                         bool *present)
+{
+    JsonNode *node = json_object_get_member(call->args, name);
+
+    *present = node != NULL;
+    if (!node)
+        return 0;
+    if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_INT64 &&
+        json_node_get_int(node) >= 0) {
+        *out = (uint64_t)json_node_get_int(node);
+        return 0;
+    }
+    g_autofree char *text = json_to_string(node, FALSE);
+    g_autofree char *q = hv_control_quote(text);
+    return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_ARGUMENT,
+                                "argument \"%s\" is %s, expected a non-negative integer", name,
+                                q);
+}
+
+static int cmd_balloon_set(struct hv_control_call *call)
+{
+    const struct hv_control_ops *ops = &call->ctl->ops;
+    uint64_t bytes = 0, mb = 0;
+    bool has_bytes, has_mb;
+
+    if (!ops->balloon_set)
+        return unavailable(call, "balloon-set");
+    if (uint_argument(call, "target", &bytes, &has_bytes) < 0 ||
+        uint_argument(call, "target-mb", &mb, &has_mb) < 0)
+        return -EINVAL;
+    if (has_bytes == has_mb)
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_ARGUMENT,
+                                    "balloon-set takes one of \"target\" (bytes) or "
+                                    "\"target-mb\" (MiB), got %s",
+                                    has_bytes ? "both" : "neither");
+    if (has_mb) {
+        if (mb > UINT64_MAX >> 20)
+            return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_ARGUMENT,
+                                        "target-mb %" G_GUINT64_FORMAT " is too large", mb);
+        bytes = mb << 20;
+    }
+    if (require_state(call, "balloon-set", "running") < 0)
+        return -EINVAL;
+
+    g_autofree char *msg = NULL;
+    int rc = ops->balloon_set(ops->opaque, bytes, &msg);
+    if (rc == -ERANGE)
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_ARGUMENT, "%s",
+                                    msg ? msg : "target out of range");
+    if (rc < 0)
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_GENERIC,
+                                    "balloon-set failed: %s", msg ? msg : g_strerror(-rc));
+    return 0;
+}
+
+static const char *const balloon_set_args[] = {"target", "target-mb", NULL};
+
 static const struct command commands[] = {
     {
         .name = "query-status",
         .run = cmd_query_status,
         .doc = "Legal at any time. Returns the VM's state and its number of vCPUs.",
+    },
+    {
+        .name = "query-devices",
+        .run = cmd_query_devices,
+        .doc = "Legal at any time. Returns the VM's devices, in the order they were plugged: "
+               "each one's id, kind and what the device says of itself (e.g. its PCI slot).",
+    },
+    {
+        .name = "query-stats",
+        .run = cmd_query_stats,
+        .doc = "Legal at any time. Returns counters: per vCPU (exits, CPU time), per device "
+               "(bytes, requests, balloon statistics), and the VMM process's memory (RSS, "
+               "KSM merging pages).",
     },
     {
         .name = "pause",
@@ -161,9 +304,29 @@ static const struct command commands[] = {
                "succeeds and does nothing.",
     },
     {
+        .name = "powerdown",
+        .run = cmd_powerdown,
+        .doc = "Legal when the VM is running: presses the ACPI power button and replies at "
+               "once; the guest decides whether and when to power off (then SHUTDOWN).",
+    },
+    {
+        .name = "reset",
+        .run = cmd_reset,
+        .doc = "Legal when the VM is running or paused: a hard reset, as the reset button "
+               "does; the guest reboots (even with --no-reboot), and a paused VM stays paused.",
+    },
+    {
         .name = "quit",
         .run = cmd_quit,
         .doc = "Legal at any time. Replies {} and, once the reply is written, ends the VMM.",
+    },
+    {
+        .name = "balloon-set",
+        .args = balloon_set_args,
+        .run = cmd_balloon_set,
+        .doc = "Legal when the VM is running: sets the memory the guest should keep, `target` "
+               "bytes or `target-mb` MiB, more than 0 and at most its RAM; the balloon "
+               "driver inflates or deflates towards it.",
     },
 };
 

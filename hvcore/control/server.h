@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdint.h>
 #include <json-glib/json-glib.h>
 
 struct hv_control;
@@ -17,6 +18,18 @@ struct hv_control_ops {
     int (*resume)(void *opaque, char **err);
     /* Ends the VMM (after the reply has been written). */
     void (*quit)(void *opaque);
+    /*
+     * The rest may be NULL, and the command then fails with a GenericError. The builders
+     * are inside an array (devices: one object per device) or an object (stats: members).
+     */
+    void (*devices)(void *opaque, JsonBuilder *b);
+    void (*stats)(void *opaque, JsonBuilder *b);
+    /* Presses the ACPI power button. */
+    int (*powerdown)(void *opaque, char **err);
+    /* A hard reset, as the reset button would do. */
+    int (*reset)(void *opaque, char **err);
+    /* The balloon's target: guest RAM in bytes. -ERANGE means a value the VM refuses. */
+    int (*balloon_set)(void *opaque, uint64_t bytes, char **err);
     void *opaque;
 };
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* ACPI PM1a event and control blocks: the guest's soft-off (S5) ends the VM. */
+/* ACPI PM1a event and control blocks: the power button's SCI, and soft-off (S5) ends the VM. */
 #include "devices/legacy.h"
 
 #include <string.h>
@@ -10,6 +10,10 @@
 #define PM1_CNT_SLP_TYP_SHIFT 10
 #define PM1_CNT_SLP_TYP_MASK (7u << PM1_CNT_SLP_TYP_SHIFT)
 #define PM1_CNT_SLP_EN (1u << 13)
+/* PM1 status and enable: the fixed-feature power button. */
+#define PM1_PWRBTN (1u << 8)
+/* Status bits that raise the SCI while enabled; the others exist only to be cleared. */
+#define PM1_SCI_EVENTS PM1_PWRBTN
 
 /* Registers by byte offset from HV_ACPI_PM_BASE: STS 0-1, EN 2-3, CNT 4-5. */
 static uint16_t *reg(struct hv_acpi_pm *pm, uint64_t offset)
@@ -19,6 +23,24 @@ static uint16_t *reg(struct hv_acpi_pm *pm, uint64_t offset)
     if (offset < 4)
         return &pm->en;
     return &pm->cnt;
+}
+
+/* The SCI is level-triggered: asserted while any enabled event is pending. Called locked. */
+static void update_sci(struct hv_acpi_pm *pm)
+{
+    bool level = pm->sts & pm->en & PM1_SCI_EVENTS;
+    if (level != pm->sci) {
+        pm->sci = level;
+        hv_vm_set_irq(pm->vm, HV_ACPI_SCI_IRQ, level);
+    }
+}
+
+void hv_acpi_pm_power_button(struct hv_acpi_pm *pm)
+{
+    pthread_mutex_lock(&pm->lock);
+    pm->sts |= PM1_PWRBTN;
+    update_sci(pm);
+    pthread_mutex_unlock(&pm->lock);
 }
 
 static void pm_read(void *opaque, uint64_t offset, void *data, unsigned len)
@@ -57,6 +79,7 @@ static void pm_write(void *opaque, uint64_t offset, const void *data, unsigned l
         pm->cnt &= (uint16_t)~PM1_CNT_SLP_EN;
     }
     pm->cnt |= PM1_CNT_SCI_EN;
+    update_sci(pm);
     pthread_mutex_unlock(&pm->lock);
     if (poweroff)
         hv_vm_request(pm->vm, HV_REQ_POWEROFF, NULL);
@@ -74,6 +97,8 @@ void hv_acpi_pm_reset(struct hv_acpi_pm *pm)
     pm->en = 0;
     /* No SMI command port: the machine is in ACPI mode from the start. */
     pm->cnt = PM1_CNT_SCI_EN;
+    /* The line itself went down with the old VM's interrupt controllers. */
+    pm->sci = false;
     pthread_mutex_unlock(&pm->lock);
 }
 

@@ -84,7 +84,8 @@ void hv_pci_dev_set_bar(struct hv_pci_dev *dev, unsigned index, uint64_t size, b
 unsigned hv_pci_dev_add_cap(struct hv_pci_dev *dev, uint8_t id, unsigned len)
 {
     unsigned off = (dev->next_cap + 3) & ~3u;
-    if (off + len > HV_PCI_CFG_SIZE || len < 2)
+    /* next_cap is a byte: 0 means the last capability ended at the top of config space. */
+    if (dev->next_cap == 0 || off + len > HV_PCI_CFG_SIZE || len < 2)
         return 0;
     dev->cfg[off] = id;
     dev->cfg[off + 1] = 0;
@@ -111,8 +112,9 @@ static uint64_t bar_address(const struct hv_pci_dev *dev, unsigned i)
     uint64_t addr = get32(dev->cfg + PCI_BAR0 + 4 * i) & ~0xfull;
     if (bar->is64)
         addr |= (uint64_t)get32(dev->cfg + PCI_BAR0 + 4 * (i + 1)) << 32;
-    /* A BAR being sized (all ones) or parked at zero decodes nothing. */
-    if (addr == 0 || addr + bar->size < addr || addr == (~(bar->size - 1) & ~0xfull))
+    /* A BAR being sized (all ones, in its own width) or parked at zero decodes nothing. */
+    uint64_t ones = bar->is64 ? ~0ull : 0xffffffffull;
+    if (addr == 0 || addr + bar->size < addr || addr == (ones & ~(bar->size - 1) & ~0xfull))
         return 0;
     return addr;
 }
@@ -158,8 +160,8 @@ uint32_t hv_pci_config_read(struct hv_pci *pci, unsigned slot, unsigned fn, unsi
                             unsigned len)
 {
     if (slot >= HV_PCI_SLOTS || fn != 0 || !pci->slots[slot] || (len != 1 && len != 2 &&
-        len != 4) || offset + len > 4096 || (offset & (len - 1)))
-        return len == 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
+        len != 4) || offset >= 4096 || offset + len > 4096 || (offset & (len - 1)))
+        return len >= 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
     if (offset >= HV_PCI_CFG_SIZE)
         return 0; /* no extended capabilities */
     struct hv_pci_dev *dev = pci->slots[slot];
@@ -174,7 +176,8 @@ void hv_pci_config_write(struct hv_pci *pci, unsigned slot, unsigned fn, unsigne
                          unsigned len, uint32_t value)
 {
     if (slot >= HV_PCI_SLOTS || fn != 0 || !pci->slots[slot] || (len != 1 && len != 2 &&
-        len != 4) || offset + len > HV_PCI_CFG_SIZE || (offset & (len - 1)))
+        len != 4) || offset >= HV_PCI_CFG_SIZE || offset + len > HV_PCI_CFG_SIZE ||
+        (offset & (len - 1)))
         return;
     struct hv_pci_dev *dev = pci->slots[slot];
     pthread_mutex_lock(&pci->lock);

@@ -101,6 +101,8 @@ void hv_virtio_fail(struct hv_virtio_dev *dev, const char *why)
         fprintf(stderr, "vmdesk-vmm: %s (PCI slot %u): guest driver error: %s; device needs "
                         "a reset\n", dev->ops->name, dev->pci.slot, why);
         hv_virtio_config_changed(dev);
+        if (dev->on_error)
+            dev->on_error(dev->on_error_ctx, dev->on_error_id, why);
     }
 }
 
@@ -203,6 +205,15 @@ static void activate(struct hv_virtio_dev *dev)
     }
     if (dev->ops->activate)
         dev->ops->activate(dev);
+    /*
+     * Drivers may fill a queue and kick it before DRIVER_OK (Linux's balloon primes its
+     * stats queue so), and on_kick ignored those: look at every queue once, on the loop.
+     */
+    for (unsigned q = 0; q < dev->ops->nr_queues; q++) {
+        uint64_t one = 1;
+        if (dev->queues[q].vq.enabled && write(dev->queues[q].kick_fd, &one, sizeof(one)) < 0)
+            g_debug("virtio: re-kick of queue %u: %s", q, g_strerror(errno));
+    }
 }
 
 static void write_status(struct hv_virtio_dev *dev, uint8_t status)

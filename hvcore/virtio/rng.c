@@ -68,12 +68,19 @@ static void rng_stats(void *impl, JsonBuilder *b)
     json_builder_add_int_value(b, (gint64)rng->bytes);
 }
 
+static struct hv_virtio_dev *rng_virtio(void *impl)
+{
+    struct hv_virtio_rng *rng = impl;
+    return &rng->dev;
+}
+
 const struct hv_device_ops hv_virtio_rng_device_ops = {
     .kind = "virtio-rng",
     .reset = rng_reset,
     .destroy = rng_destroy,
     .describe = rng_describe,
     .stats = rng_stats,
+    .virtio = rng_virtio,
 };
 
 int hv_virtio_rng_init(struct hv_virtio_rng *rng, struct hv_vm *vm, const struct hv_memory *mem)

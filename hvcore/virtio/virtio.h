@@ -82,6 +82,10 @@ struct hv_virtio_dev {
     uint8_t isr;
     struct hv_virtio_queue queues[HV_VIRTIO_MAX_QUEUES];
     bool broken; /* DEVICE_NEEDS_RESET set; queues ignored until reset */
+    /* Told once per breakage (hv_virtio_fail), from any thread; the machine sets it. */
+    void (*on_error)(void *ctx, const char *id, const char *why);
+    void *on_error_ctx;
+    const char *on_error_id;
 };
 
 /* Sets up the PCI function; add it to the bus with hv_virtio_add. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kvm/memory.h"
+#include "vmm/config.h"
 
 static const char usage[] =
     "Usage: vmdesk-vmm (--kernel BZIMAGE [--initrd FILE] [--cmdline TEXT] | --firmware FILE)\n"
@@ -26,6 +27,8 @@ static const char usage[] =
     "  --cpus N           number of vCPUs (default: 1)\n"
     "  --serial BACKEND   COM1: stdio, file:PATH, unix:PATH or none (default: stdio)\n"
     "  --control PATH     serve the JSON control protocol on a unix socket\n"
+    "  --config FILE      take the VM's settings from a VM definition (JSON); flags\n"
+    "                     after it override them\n"
     "  --disk SPEC        a virtio-blk disk on a raw image file (repeatable)\n"
     "  --net SPEC         a virtio-net NIC: user networking (libslirp) or a tap device\n"
     "                     (repeatable); hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT\n"
@@ -77,7 +80,7 @@ int hv_parse_size(const char *text, uint64_t *bytes)
 enum opt {
     OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_FIRMWARE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
     OPT_CONTROL, OPT_NO_REBOOT, OPT_KSM, OPT_HUGEPAGES, OPT_HELP, OPT_VERSION, OPT_DISK,
-    OPT_NET, OPT_CONSOLE,
+    OPT_NET, OPT_CONSOLE, OPT_CONFIG,
 };
 
 static const struct {
@@ -97,6 +100,7 @@ static const struct {
     {"disk", OPT_DISK, true, "--disk path=disk.img"},
     {"net", OPT_NET, true, "--net user"},
     {"console", OPT_CONSOLE, true, "--console unix:console.sock"},
+    {"config", OPT_CONFIG, true, "--config vm.json"},
     {"no-reboot", OPT_NO_REBOOT, false, NULL},
     {"ksm", OPT_KSM, false, NULL},
     {"hugepages", OPT_HUGEPAGES, false, NULL},
@@ -200,6 +204,8 @@ static int apply(struct hv_config *cfg, enum opt opt, const char *flag, const ch
         }
         cfg->has_console = true;
         return 0;
+    case OPT_CONFIG: /* expanded by parse_list */
+        return -EINVAL;
     case OPT_NO_REBOOT: cfg->no_reboot = true; return 0;
     case OPT_KSM: cfg->ksm = true; return 0;
     case OPT_HUGEPAGES: cfg->hugepages = true; return 0;
@@ -253,15 +259,10 @@ static int check(struct hv_config *cfg, char **err)
     return 0;
 }
 
-int hv_args_parse(int argc, char **argv, struct hv_config *cfg, char **err)
+static int parse_list(int argc, char **argv, int first, struct hv_config *cfg, bool nested,
+                      char **err)
 {
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->memory = HV_DEFAULT_MEMORY;
-    cfg->cpus = 1;
-    cfg->serial.kind = HV_CHARDEV_STDIO;
-    *err = NULL;
-
-    for (int i = 1; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         const char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
             *err = g_strdup_printf("unexpected argument '%s': expected an option such as "
@@ -295,11 +296,40 @@ int hv_args_parse(int argc, char **argv, struct hv_config *cfg, char **err)
             *err = g_strdup_printf("--%s takes no value (got '%s')", options[k].name, eq + 1);
             return -EINVAL;
         }
+        if (options[k].opt == OPT_CONFIG) {
+            if (nested) {
+                *err = g_strdup_printf("--config %s: a VM definition cannot name another", value);
+                return -EINVAL;
+            }
+            g_auto(GStrv) args = hv_config_to_args(value, err);
+            if (!args)
+                return -EINVAL;
+            int r = parse_list((int)g_strv_length(args), args, 0, cfg, true, err);
+            if (r != 0) {
+                /* Say which file the value came from. */
+                char *inner = *err;
+                *err = g_strdup_printf("--config %s: %s", value, inner);
+                g_free(inner);
+                return r;
+            }
+            continue;
+        }
         int r = apply(cfg, options[k].opt, options[k].name, value, err);
         if (r != 0)
             return r;
     }
-    return check(cfg, err);
+    return 0;
+}
+
+int hv_args_parse(int argc, char **argv, struct hv_config *cfg, char **err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->memory = HV_DEFAULT_MEMORY;
+    cfg->cpus = 1;
+    cfg->serial.kind = HV_CHARDEV_STDIO;
+    *err = NULL;
+    int r = parse_list(argc, argv, 1, cfg, false, err);
+    return r != 0 ? r : check(cfg, err);
 }
 
 void hv_config_clear(struct hv_config *cfg)

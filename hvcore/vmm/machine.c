@@ -11,6 +11,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "block/raw.h"
+#include "virtio/blk.h"
+#include "virtio/balloon.h"
+#include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "x86/acpi.h"
 #include "x86/cpu-setup.h"
@@ -199,6 +204,96 @@ static int create_uart(struct hv_machine *m)
     return m->uart ? 0 : -ENOMEM;
 }
 
+/* Bad input: each --disk image must exist, be usable and not be locked by another VM. */
+static int open_disks(struct hv_machine *m, char **err)
+{
+    for (unsigned i = 0; i < m->cfg->nr_disks; i++) {
+        int r = hv_raw_open(&m->cfg->disks[i], &m->disk_images[i], err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int add_disks(struct hv_machine *m, char **err)
+{
+    for (unsigned i = 0; i < m->cfg->nr_disks; i++) {
+        struct hv_virtio_blk *blk;
+        struct hv_raw *raw = g_steal_pointer(&m->disk_images[i]);
+        int r = hv_virtio_blk_new(raw, &m->vm, &m->mem, &blk, err);
+        if (r < 0)
+            return r;
+        if ((r = hv_virtio_add(hv_virtio_blk_dev(blk), &m->pci)) < 0) {
+            hv_virtio_blk_device_ops.destroy(blk);
+            *err = g_strdup_printf("cannot add virtio-blk for --disk path=%s: %s",
+                                   m->cfg->disks[i].path, g_strerror(-r));
+            return r;
+        }
+        char id[16];
+        snprintf(id, sizeof(id), "disk%u", i);
+        hv_machine_add_device(m, &hv_virtio_blk_device_ops, blk, id);
+    }
+    return 0;
+}
+
+/* Always there: the balloon; with --console, hvc0 (its backend is opened with the files). */
+static int add_balloon_console(struct hv_machine *m, char **err)
+{
+    int r;
+    struct hv_virtio_balloon *bal = g_new0(struct hv_virtio_balloon, 1);
+    if ((r = hv_virtio_balloon_init(bal, &m->vm, &m->mem)) < 0 ||
+        (r = hv_virtio_add(&bal->dev, &m->pci)) < 0) {
+        hv_virtio_destroy(&bal->dev);
+        g_free(bal);
+        *err = g_strdup_printf("cannot add virtio-balloon: %s", g_strerror(-r));
+        return r;
+    }
+    hv_machine_add_device(m, &hv_virtio_balloon_device_ops, bal, "balloon0");
+    m->balloon = bal;
+    if (!m->cfg->has_console)
+        return 0;
+    struct hv_virtio_console *con = g_new0(struct hv_virtio_console, 1);
+    if ((r = hv_virtio_console_init(con, &m->vm, &m->mem)) < 0 ||
+        (r = hv_virtio_add(&con->dev, &m->pci)) < 0) {
+        hv_virtio_destroy(&con->dev);
+        g_free(con);
+        *err = g_strdup_printf("cannot add virtio-console: %s", g_strerror(-r));
+        return r;
+    }
+    hv_machine_add_device(m, &hv_virtio_console_device_ops, con, "console0");
+    m->console = con;
+    return 0;
+}
+
+/* Bad input: each --net backend must start (a free host port, a usable tap). */
+static int open_nics(struct hv_machine *m, char **err)
+{
+    for (unsigned i = 0; i < m->cfg->nr_nics; i++) {
+        m->nic_backends[i] = hv_virtio_net_open_backend(&m->cfg->nics[i], i, err);
+        if (!m->nic_backends[i])
+            return -EINVAL;
+    }
+    return 0;
+}
+
+static int add_nics(struct hv_machine *m, char **err)
+{
+    for (unsigned i = 0; i < m->cfg->nr_nics; i++) {
+        struct hv_virtio_net *net;
+        int r = hv_virtio_net_new(g_steal_pointer(&m->nic_backends[i]), &m->cfg->nics[i], i,
+                                  m->cfg->control, &m->vm, &m->mem, &net, err);
+        if (r < 0)
+            return r;
+        if ((r = hv_virtio_add(&net->dev, &m->pci)) < 0) {
+            hv_virtio_net_device_ops.destroy(net);
+            *err = g_strdup_printf("cannot add virtio-net net%u: %s", i, g_strerror(-r));
+            return r;
+        }
+        hv_machine_add_device(m, &hv_virtio_net_device_ops, net, net->id);
+    }
+    return 0;
+}
+
 static int register_devices(struct hv_machine *m, char **err)
 {
     int r = create_uart(m);
@@ -230,7 +325,11 @@ static int register_devices(struct hv_machine *m, char **err)
         return r;
     }
     hv_machine_add_device(m, &hv_virtio_rng_device_ops, rng, "rng0");
-    return 0;
+    if ((r = add_balloon_console(m, err)) < 0)
+        return r;
+    if ((r = add_disks(m, err)) < 0)
+        return r;
+    return add_nics(m, err);
 }
 
 /* ---- memory and VM ---- */
@@ -270,7 +369,8 @@ static int map_memory(struct hv_machine *m, char **err)
 
 static const char *state_name(enum hv_run_state st)
 {
-    return st == HV_STATE_PAUSED ? "paused" : "running";
+    return st == HV_STATE_PAUSED ? "paused"
+         : st == HV_STATE_SHUTTING_DOWN ? "shutting-down" : "running";
 }
 
 static void emit_state(struct hv_machine *m)
@@ -327,9 +427,97 @@ static void machine_quit(struct hv_machine *m, int status)
         g_main_loop_quit(m->loop);
 }
 
+/* Ends the VMM, saying why in the SHUTDOWN event (`detail` taken; may be NULL). */
+static void machine_end(struct hv_machine *m, int status, const char *reason, char *detail)
+{
+    if (!m->shutdown_reason) {
+        m->shutdown_reason = reason;
+        m->shutdown_detail = detail;
+    } else {
+        g_free(detail);
+    }
+    if (m->state != HV_STATE_SHUTTING_DOWN) {
+        m->state = HV_STATE_SHUTTING_DOWN;
+        emit_state(m);
+    }
+    machine_quit(m, status);
+}
+
 static void ctl_quit(void *opaque)
 {
-    machine_quit(opaque, EXIT_OK);
+    machine_end(opaque, EXIT_OK, "host-request", g_strdup("quit command"));
+}
+
+static void ctl_devices(void *opaque, JsonBuilder *b)
+{
+    hv_machine_query_devices(opaque, b);
+}
+
+static void ctl_stats(void *opaque, JsonBuilder *b)
+{
+    hv_machine_query_stats(opaque, b);
+}
+
+static int ctl_powerdown(void *opaque, char **err)
+{
+    struct hv_machine *m = opaque;
+    (void)err;
+    hv_acpi_pm_power_button(&m->pm);
+    return 0;
+}
+
+static int machine_reset(struct hv_machine *m, const char *reason, char **err);
+
+static int ctl_reset(void *opaque, char **err)
+{
+    return machine_reset(opaque, "host-request", err);
+}
+
+static int ctl_balloon_set(void *opaque, uint64_t bytes, char **err)
+{
+    struct hv_machine *m = opaque;
+    if (!m->balloon) {
+        *err = g_strdup("this VM has no balloon");
+        return -ENODEV;
+    }
+    if (hv_virtio_balloon_set_target(m->balloon, bytes) < 0) {
+        *err = g_strdup_printf("target %" G_GUINT64_FORMAT " bytes: expected more than 0 and at "
+                               "most the guest's RAM, %" G_GUINT64_FORMAT " bytes", bytes,
+                               m->mem.layout.ram_size);
+        return -ERANGE;
+    }
+    return 0;
+}
+
+/* hv_virtio_fail on any thread: hv_control_emit hands the event to the main loop. */
+static void on_device_error(void *ctx, const char *id, const char *why)
+{
+    struct hv_machine *m = ctx;
+    if (!m->control)
+        return;
+    JsonObject *data = json_object_new();
+    json_object_set_string_member(data, "device", id);
+    json_object_set_string_member(data, "message", why);
+    JsonNode *node = json_node_init_object(json_node_alloc(), data);
+    json_object_unref(data);
+    hv_control_emit(m->control, "DEVICE_ERROR", node);
+}
+
+static void emit_shutdown(struct hv_machine *m)
+{
+    if (!m->control)
+        return;
+    JsonObject *data = json_object_new();
+    json_object_set_string_member(data, "reason",
+                                  m->shutdown_reason ? m->shutdown_reason : "host-request");
+    if (m->shutdown_detail)
+        json_object_set_string_member(data, "detail", m->shutdown_detail);
+    JsonNode *node = json_node_init_object(json_node_alloc(), data);
+    json_object_unref(data);
+    /* The loop has stopped: own its context so the line is sent now, not queued for it. */
+    g_main_context_acquire(NULL);
+    hv_control_emit(m->control, "SHUTDOWN", node);
+    g_main_context_release(NULL);
 }
 
 /* ---- serial console ---- */
@@ -359,7 +547,7 @@ static size_t serial_input(void *opaque, const uint8_t *buf, size_t len)
 
 static void serial_quit(void *opaque)
 {
-    machine_quit(opaque, EXIT_OK);
+    machine_end(opaque, EXIT_OK, "host-request", g_strdup("Ctrl-A X on the serial console"));
 }
 
 static gboolean flush_uart(gpointer opaque)
@@ -375,7 +563,9 @@ static int open_host_files(struct hv_machine *m, char **err)
     if (m->cfg->control) {
         m->control_ops = (struct hv_control_ops){
             .state = ctl_state, .vcpus = ctl_vcpus, .pause = ctl_pause,
-            .resume = ctl_resume, .quit = ctl_quit, .opaque = m};
+            .resume = ctl_resume, .quit = ctl_quit, .devices = ctl_devices,
+            .stats = ctl_stats, .powerdown = ctl_powerdown, .reset = ctl_reset,
+            .balloon_set = ctl_balloon_set, .opaque = m};
         m->control = hv_control_new(m->cfg->control, &m->control_ops, &error);
         if (!m->control) {
             *err = g_strdup_printf("--control %s", error->message);
@@ -393,6 +583,8 @@ static int open_host_files(struct hv_machine *m, char **err)
             return -EINVAL;
         }
     }
+    if (m->console && (*err = hv_virtio_console_open(m->console, &m->cfg->console)))
+        return -EINVAL;
     return 0;
 }
 
@@ -404,6 +596,12 @@ void hv_machine_add_device(struct hv_machine *m, const struct hv_device_ops *ops
     d->impl = impl;
     d->id = g_strdup(id);
     g_ptr_array_add(m->devices, d);
+    struct hv_virtio_dev *vdev = ops->virtio ? ops->virtio(impl) : NULL;
+    if (vdev) {
+        vdev->on_error = on_device_error;
+        vdev->on_error_ctx = m;
+        vdev->on_error_id = d->id;
+    }
 }
 
 static gboolean on_signal(gpointer opaque);
@@ -421,13 +619,12 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
     m->signal_sources[1] = g_unix_signal_add(SIGINT, on_signal, m);
     m->signal_sources[2] = g_unix_signal_add(SIGHUP, on_signal, m);
 
-    if (cfg->nr_disks || cfg->nr_nics || cfg->has_console) {
-        *err = g_strdup_printf("%s: this build of vmdesk-vmm has no such device yet",
-                               cfg->nr_disks ? "--disk" : cfg->nr_nics ? "--net" : "--console");
-        return EXIT_USAGE;
-    }
     /* Bad input first: nothing has been opened or created yet. */
     if (cfg->firmware ? load_firmware(m, err) < 0 : open_kernel(m, err) < 0)
+        return EXIT_USAGE;
+    if (open_disks(m, err) < 0)
+        return EXIT_USAGE;
+    if (open_nics(m, err) < 0)
         return EXIT_USAGE;
 
     if (hv_host_open(&m->host, err) < 0)
@@ -470,6 +667,9 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
 static int start_vcpus(struct hv_machine *m, char **err)
 {
     int r = hv_vcpus_create(&m->vm, m->cfg->cpus, err);
+    /* A paused VM that is reset stays paused: its new vCPUs park before their first run. */
+    if (r == 0 && m->state == HV_STATE_PAUSED)
+        atomic_store(&m->vm.pause_req, true);
     if (r == 0)
         r = hv_vcpus_start(&m->vm, err);
     return r;
@@ -499,36 +699,55 @@ static int reset_machine(struct hv_machine *m, char **err)
     return start_vcpus(m, err);
 }
 
+/* The guest's reset, or the host's (`reset` command); a failure ends the VMM. */
+static int machine_reset(struct hv_machine *m, const char *reason, char **err)
+{
+    char *why = NULL;
+    hv_uart_flush(m->uart);
+    int r = reset_machine(m, &why);
+    if (r < 0) {
+        fprintf(stderr, "vmdesk-vmm: reset failed: %s\n", why);
+        if (err)
+            *err = g_strdup(why);
+        machine_end(m, EXIT_FAILURE_RUNTIME, "crash", g_strdup_printf("reset failed: %s", why));
+        g_free(why);
+        return r;
+    }
+    if (m->control) {
+        JsonObject *data = json_object_new();
+        json_object_set_string_member(data, "reason", reason);
+        JsonNode *node = json_node_init_object(json_node_alloc(), data);
+        json_object_unref(data);
+        hv_control_emit(m->control, "RESET", node);
+    }
+    return 0;
+}
+
 static gboolean on_request(gint fd, GIOCondition cond, gpointer opaque)
 {
     struct hv_machine *m = opaque;
     (void)fd;
     (void)cond;
     int req = atomic_load(&m->vm.request);
-    char *err = NULL;
 
     switch (req) {
     case HV_REQ_NONE:
         hv_vm_clear_request(&m->vm);
         break;
     case HV_REQ_POWEROFF:
-        machine_quit(m, EXIT_OK);
+        machine_end(m, EXIT_OK, "guest-poweroff", NULL);
         break;
     case HV_REQ_RESET:
         if (m->cfg->no_reboot) {
-            machine_quit(m, EXIT_OK);
+            machine_end(m, EXIT_OK, "guest-reset", g_strdup("--no-reboot"));
             break;
         }
-        hv_uart_flush(m->uart);
-        if (reset_machine(m, &err) < 0) {
-            fprintf(stderr, "vmdesk-vmm: reset failed: %s\n", err);
-            g_free(err);
-            machine_quit(m, EXIT_FAILURE_RUNTIME);
-        }
+        machine_reset(m, "guest", NULL);
         break;
     case HV_REQ_CRASH:
         fprintf(stderr, "vmdesk-vmm: %s\n", m->vm.crash_msg ? m->vm.crash_msg : "guest crashed");
-        machine_quit(m, EXIT_FAILURE_RUNTIME);
+        machine_end(m, EXIT_FAILURE_RUNTIME, "crash",
+                    g_strdup(m->vm.crash_msg ? m->vm.crash_msg : "guest crashed"));
         break;
     }
     return G_SOURCE_CONTINUE;
@@ -538,7 +757,7 @@ static gboolean on_signal(gpointer opaque)
 {
     struct hv_machine *m = opaque;
     m->quit_requested = true;
-    machine_quit(m, EXIT_OK);
+    machine_end(m, EXIT_OK, "host-request", g_strdup("signal"));
     return G_SOURCE_CONTINUE;
 }
 
@@ -554,6 +773,7 @@ int hv_machine_run(struct hv_machine *m)
     /* A signal that came during set-up was dispatched by nothing yet: look now. */
     g_main_context_iteration(NULL, FALSE);
     if (m->quit_requested) {
+        emit_shutdown(m);
         g_main_loop_unref(m->loop);
         m->loop = NULL;
         g_source_remove(req_watch);
@@ -563,11 +783,11 @@ int hv_machine_run(struct hv_machine *m)
     }
     if (start_vcpus(m, &err) < 0) {
         fprintf(stderr, "vmdesk-vmm: %s\n", err);
-        g_free(err);
-        m->exit_status = EXIT_FAILURE_RUNTIME;
+        machine_end(m, EXIT_FAILURE_RUNTIME, "crash", err);
     } else {
         g_main_loop_run(m->loop);
     }
+    emit_shutdown(m);
 
     hv_vcpus_destroy(&m->vm);
     hv_uart_flush(m->uart);
@@ -608,6 +828,10 @@ void hv_machine_destroy(struct hv_machine *m)
     if (m->devices)
         g_ptr_array_free(m->devices, TRUE);
     m->devices = NULL;
+    for (unsigned i = 0; i < HV_MAX_DISKS; i++)
+        hv_raw_close(g_steal_pointer(&m->disk_images[i]));
+    for (unsigned i = 0; i < HV_MAX_NICS; i++)
+        hv_net_backend_free(g_steal_pointer(&m->nic_backends[i]));
     if (m->pci_ready)
         hv_pci_destroy(&m->pci);
     m->pci_ready = false;
@@ -625,4 +849,5 @@ void hv_machine_destroy(struct hv_machine *m)
         munmap(m->firmware, m->firmware_size);
     m->kernel_file = m->initrd_file = NULL;
     m->firmware = NULL;
+    g_clear_pointer(&m->shutdown_detail, g_free);
 }

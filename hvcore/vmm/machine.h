@@ -16,6 +16,11 @@
 #include "x86/bzimage.h"
 #include "x86/cpuid.h"
 
+struct hv_virtio_dev;
+struct hv_net_backend;
+struct hv_virtio_balloon;
+struct hv_virtio_console;
+
 /* What the machine needs to know of each device it plugged in, whatever its kind. */
 struct hv_device_ops {
     const char *kind; /* "virtio-blk", ... */
@@ -27,6 +32,8 @@ struct hv_device_ops {
     void (*describe)(void *impl, JsonBuilder *b);
     /* Members of the device's object in query-stats (counters). */
     void (*stats)(void *impl, JsonBuilder *b);
+    /* A virtio device's transport, so that its guest-driver errors become DEVICE_ERROR. */
+    struct hv_virtio_dev *(*virtio)(void *impl);
 };
 
 struct hv_device {
@@ -38,6 +45,7 @@ struct hv_device {
 enum hv_run_state {
     HV_STATE_RUNNING,
     HV_STATE_PAUSED,
+    HV_STATE_SHUTTING_DOWN, /* the main loop is ending; SHUTDOWN follows */
 };
 
 struct hv_machine {
@@ -63,6 +71,13 @@ struct hv_machine {
     struct hv_pci pci;
     bool pci_ready;
     GPtrArray *devices; /* struct hv_device *, in the order they were plugged */
+    /* --disk images, opened and locked with the other bad-input checks; NULL once a
+       virtio-blk device owns one. */
+    struct hv_raw *disk_images[HV_MAX_DISKS];
+    /* --net backends, started with the bad-input checks; NULL once a NIC owns one. */
+    struct hv_net_backend *nic_backends[HV_MAX_NICS];
+    struct hv_virtio_balloon *balloon; /* also in `devices`, which owns it */
+    struct hv_virtio_console *console; /* likewise; NULL without --console */
     struct hv_control *control;
     struct hv_control_ops control_ops;
 
@@ -71,6 +86,8 @@ struct hv_machine {
     guint signal_sources[3];
     bool quit_requested;
     int exit_status;
+    const char *shutdown_reason; /* SHUTDOWN's reason; the first one set wins */
+    char *shutdown_detail;
     unsigned resets;
 };
 
@@ -85,6 +102,10 @@ int hv_machine_run(struct hv_machine *m);
 /* Registers a device for reset, tear-down and the control protocol's queries. */
 void hv_machine_add_device(struct hv_machine *m, const struct hv_device_ops *ops, void *impl,
                            const char *id);
+
+/* query-devices (objects into an open array) and query-stats (members of an open object). */
+void hv_machine_query_devices(struct hv_machine *m, JsonBuilder *b);
+void hv_machine_query_stats(struct hv_machine *m, JsonBuilder *b);
 
 /* Stops everything and removes the files the machine created (sockets). */
 void hv_machine_destroy(struct hv_machine *m);

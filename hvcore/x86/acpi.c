@@ -261,8 +261,8 @@ long hv_acpi_build(void *buf, size_t size, uint64_t gpa, const struct hv_acpi_co
     put16(fadt, 96, 101); /* no C2 */
     put16(fadt, 98, 1001); /* no C3 */
     put16(fadt, 109, BOOT_ARCH_VGA_NOT_PRESENT | BOOT_ARCH_CMOS_RTC_NOT_PRESENT);
-    put32(fadt, 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
-                         FADT_RESET_REG_SUP);
+    /* FADT_PWR_BUTTON left clear: the fixed-feature power button is there (PM1 bit 8). */
+    put32(fadt, 112, FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_RESET_REG_SUP);
     gas_io(fadt, 116, 8, 1, HV_RESET_PORT);
     put8(fadt, 128, 0x06); /* reset value: full reset */
     put8(fadt, 131, 0);    /* FADT minor version */

@@ -71,6 +71,8 @@ static void test_fadt(void)
     g_assert_cmpuint(fadt[46], ==, HV_ACPI_SCI_IRQ);
     /* The reset register is port 0xCF9, value 6, and flagged as supported. */
     g_assert_true(get32(fadt, 112) & (1u << 10));
+    /* PWR_BUTTON clear: a fixed-feature power button (what `powerdown` presses). */
+    g_assert_false(get32(fadt, 112) & (1u << 4));
     g_assert_cmpuint(fadt[116], ==, 1);
     g_assert_cmphex(get64(fadt, 120), ==, HV_RESET_PORT);
     g_assert_cmpuint(fadt[128], ==, 6);

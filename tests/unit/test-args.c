@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Unit tests of vmdesk-vmm's command-line parser. */
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "vmm/args.h"
@@ -124,6 +126,89 @@ static void test_errors(void)
                  "--control", "/x/s");
 }
 
+static char *write_temp(const char *text)
+{
+    char *path = NULL;
+    int fd = g_file_open_tmp("vmdesk-config-XXXXXX.json", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    close(fd);
+    return path;
+}
+
+static void test_config(void)
+{
+    g_autofree char *path = write_temp(
+        "{\"schema\": 1, \"name\": \"vm\", \"memory\": \"1G\", \"cpus\": 2,"
+        " \"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0 a,b\","
+        " \"serial\": \"unix:/run/s\", \"ksm\": true, \"hugepages\": false,"
+        " \"no_reboot\": true, \"disks\": [{\"path\": \"/d,1.img\", \"readonly\": true,"
+        " \"serial\": \"SN1\"}], \"net\": [{\"type\": \"user\", \"mac\": \"52:54:00:00:00:09\","
+        " \"hostfwd\": [\"tcp:127.0.0.1:2222-:22\"]}]}");
+    struct hv_config cfg;
+    char *err = NULL;
+    /* A flag after --config overrides the document. */
+    g_assert_cmpint(parse(&cfg, &err, "--config", path, "--cpus", "3", NULL), ==, HV_ARGS_RUN);
+    g_assert_null(err);
+    g_assert_cmpuint(cfg.memory, ==, 1ull << 30);
+    g_assert_cmpuint(cfg.cpus, ==, 3);
+    g_assert_cmpstr(cfg.kernel, ==, "/k");
+    g_assert_cmpstr(cfg.cmdline, ==, "console=ttyS0 a,b");
+    g_assert_cmpint(cfg.serial.kind, ==, HV_CHARDEV_UNIX);
+    g_assert_true(cfg.ksm && !cfg.hugepages && cfg.no_reboot);
+    g_assert_cmpuint(cfg.nr_disks, ==, 1);
+    g_assert_cmpstr(cfg.disks[0].path, ==, "/d,1.img"); /* a comma survives */
+    g_assert_true(cfg.disks[0].readonly);
+    g_assert_cmpstr(cfg.disks[0].serial, ==, "SN1");
+    g_assert_cmpuint(cfg.nr_nics, ==, 1);
+    g_assert_cmpuint(cfg.nics[0].nr_hostfwd, ==, 1);
+    g_assert_cmpuint(cfg.nics[0].hostfwd[0].host_port, ==, 2222);
+    g_assert_cmpuint(cfg.nics[0].mac[5], ==, 9);
+    hv_config_clear(&cfg);
+    g_unlink(path);
+}
+
+static void test_config_errors(void)
+{
+    static const struct {
+        const char *doc;
+        const char *needle;
+    } cases[] = {
+        {"{\"schema\": 1,", "Parse error"},
+        {"[1]", "expected a JSON object"},
+        {"{\"memory\": \"1G\"}", "schema: missing"},
+        {"{\"schema\": 2}", "schema 2: this vmdesk-vmm reads schema 1"},
+        {"{\"schema\": 1, \"bogus\": 1, \"kernel\": \"/k\"}", "unknown field 'bogus'"},
+        {"{\"schema\": 1, \"memory\": \"12Q\", \"kernel\": \"/k\"}", "--memory '12Q'"},
+        {"{\"schema\": 1, \"cpus\": \"2\", \"kernel\": \"/k\"}", "cpus: expected an integer"},
+        {"{\"schema\": 1, \"ksm\": 1, \"kernel\": \"/k\"}", "ksm: expected true or false"},
+        {"{\"schema\": 1, \"kernel\": \"/k\", \"disks\": [{\"path\": \"/d\", \"x\": 1}]}",
+         "disks[0]: unknown field 'x'"},
+        {"{\"schema\": 1, \"kernel\": \"/k\", \"net\": [{\"type\": \"vde\"}]}",
+         "unknown backend 'vde'"},
+        {"{\"schema\": 1, \"kernel\": \"/k\", \"net\": [{}]}", "net[0].type"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *path = write_temp(cases[i].doc);
+        struct hv_config cfg;
+        char *err = NULL;
+        g_assert_cmpint(parse(&cfg, &err, "--config", path, NULL), <, 0);
+        if (!strstr(err, cases[i].needle) || !strstr(err, path))
+            g_error("case %zu: message '%s' lacks '%s' or the file name", i, err,
+                    cases[i].needle);
+        g_assert_null(strchr(err, '\n'));
+        g_free(err);
+        hv_config_clear(&cfg);
+        g_unlink(path);
+    }
+    struct hv_config cfg;
+    char *err = NULL;
+    g_assert_cmpint(parse(&cfg, &err, "--config", "/nonexistent/vm.json", NULL), <, 0);
+    g_assert_nonnull(strstr(err, "/nonexistent/vm.json"));
+    g_free(err);
+    hv_config_clear(&cfg);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -131,5 +216,7 @@ int main(int argc, char **argv)
     g_test_add_func("/args/defaults", test_defaults);
     g_test_add_func("/args/full", test_full);
     g_test_add_func("/args/errors", test_errors);
+    g_test_add_func("/args/config", test_config);
+    g_test_add_func("/args/config-errors", test_config_errors);
     return g_test_run();
 }

@@ -578,6 +578,9 @@ struct fake_vm {
     struct hv_control *ctl; /* set to make pause emit STATE_CHANGED, as the VMM does */
     int quit_peek_fd;       /* the client whose reply must be readable when quit runs */
     bool reply_before_quit;
+    unsigned powerdowns, resets;
+    uint64_t balloon_target;
+    uint64_t ram; /* balloon-set refuses more than this */
 };
 
 static const char *fake_state(void *opaque)
@@ -634,6 +637,56 @@ static void fake_quit(void *opaque)
     }
 }
 
+static void fake_devices(void *opaque, JsonBuilder *b)
+{
+    (void)opaque;
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, "rng0");
+    json_builder_set_member_name(b, "kind");
+    json_builder_add_string_value(b, "virtio-rng");
+    json_builder_end_object(b);
+}
+
+static void fake_stats(void *opaque, JsonBuilder *b)
+{
+    struct fake_vm *vm = opaque;
+    json_builder_set_member_name(b, "vcpus");
+    json_builder_begin_array(b);
+    for (unsigned i = 0; i < vm->vcpus; i++) {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "id");
+        json_builder_add_int_value(b, i);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+static int fake_powerdown(void *opaque, char **err)
+{
+    struct fake_vm *vm = opaque;
+    vm->powerdowns++;
+    return fake_change(vm, vm->state, err);
+}
+
+static int fake_reset(void *opaque, char **err)
+{
+    struct fake_vm *vm = opaque;
+    vm->resets++;
+    return fake_change(vm, vm->state, err);
+}
+
+static int fake_balloon_set(void *opaque, uint64_t bytes, char **err)
+{
+    struct fake_vm *vm = opaque;
+    if (bytes == 0 || bytes > vm->ram) {
+        *err = g_strdup_printf("target %" G_GUINT64_FORMAT " bytes: out of range", bytes);
+        return -ERANGE;
+    }
+    vm->balloon_target = bytes;
+    return 0;
+}
+
 struct fixture {
     GMainContext *ctx;
     char *dir;
@@ -665,13 +718,19 @@ static void setup(struct fixture *f, gconstpointer data)
     f->dir = g_dir_make_tmp("vmdesk-control-XXXXXX", &error);
     g_assert_no_error(error);
     f->path = g_build_filename(f->dir, "vm.sock", NULL);
-    f->vm = (struct fake_vm){.state = "running", .vcpus = 2, .quit_peek_fd = -1};
+    f->vm = (struct fake_vm){.state = "running", .vcpus = 2, .quit_peek_fd = -1,
+                             .ram = 512ull << 20};
     f->ops = (struct hv_control_ops){
         .state = fake_state,
         .vcpus = fake_vcpus,
         .pause = fake_pause,
         .resume = fake_resume,
         .quit = fake_quit,
+        .devices = fake_devices,
+        .stats = fake_stats,
+        .powerdown = fake_powerdown,
+        .reset = fake_reset,
+        .balloon_set = fake_balloon_set,
         .opaque = &f->vm,
     };
     f->ctl = hv_control_new(f->path, &f->ops, &error);
@@ -842,7 +901,8 @@ static void test_server_greeting(struct fixture *f, gconstpointer data)
     g_autofree char *line = client_line(f, &c);
     g_assert_cmpstr(line, ==,
                     "{\"vmdesk\":{\"version\":\"" VMDESK_VERSION "\",\"protocol\":1,\"commands\":"
-                    "[\"query-status\",\"pause\",\"resume\",\"quit\"]}}");
+                    "[\"query-status\",\"query-devices\",\"query-stats\",\"pause\",\"resume\","
+                    "\"powerdown\",\"reset\",\"quit\",\"balloon-set\"]}}");
     client_close(&c);
 }
 
@@ -869,6 +929,9 @@ static void test_server_query_status(struct fixture *f, gconstpointer data)
     client_close(&c);
 }
 
+#define COMMAND_LIST                                                                               \
+    "query-status, query-devices, query-stats, pause, resume, powerdown, reset, quit, balloon-set"
+
 static void test_server_errors(struct fixture *f, gconstpointer data)
 {
     static const struct {
@@ -884,7 +947,7 @@ static void test_server_errors(struct fixture *f, gconstpointer data)
         {"{\"execute\":\"pause\",\"arguments\":[]}", "InvalidRequest", "must be an object"},
         {"{\"execute\":\"pause\",\"force\":true}", "InvalidRequest", "unknown field \\\"force\\\""},
         {"{\"execute\":\"reboot\"}", "CommandNotFound",
-         "command \\\"reboot\\\" not found, expected one of: query-status, pause, resume, quit"},
+         "command \\\"reboot\\\" not found, expected one of: " COMMAND_LIST},
         {"{\"execute\":\"query-status\",\"arguments\":{\"verbose\":true}}", "InvalidArgument",
          "command \\\"query-status\\\" takes no arguments, got \\\"verbose\\\""},
         {"{\"execute\":\"pause\",\"arguments\":{\"now\":1}}", "InvalidArgument", "\\\"now\\\""},
@@ -900,7 +963,7 @@ static void test_server_errors(struct fixture *f, gconstpointer data)
     expect_error_reply(f, &c, "{\"execute\":\"quit\"}\0x", 20, "ParseError", "NUL byte");
     expect_reply(f, &c, "{\"execute\":\"nope\",\"id\":[\"x\"]}",
                  "{\"error\":{\"class\":\"CommandNotFound\",\"desc\":\"command \\\"nope\\\" not "
-                 "found, expected one of: query-status, pause, resume, quit\"},\"id\":[\"x\"]}");
+                 "found, expected one of: " COMMAND_LIST "\"},\"id\":[\"x\"]}");
     /* None of them closed the connection or touched the VM. */
     expect_reply(f, &c, "{\"execute\":\"query-status\",\"id\":2}",
                  "{\"return\":{\"state\":\"running\",\"vcpus\":2},\"id\":2}");
@@ -1354,6 +1417,132 @@ static void test_server_free(struct fixture *f, gconstpointer data)
     g_assert_true(g_file_test(f->path, G_FILE_TEST_IS_REGULAR));
 }
 
+static void test_server_queries(struct fixture *f, gconstpointer data)
+{
+    struct client c;
+
+    (void)data;
+    client_open(f, &c);
+    expect_reply(f, &c, "{\"execute\":\"query-devices\",\"id\":1}",
+                 "{\"return\":{\"devices\":[{\"id\":\"rng0\",\"kind\":\"virtio-rng\"}]},"
+                 "\"id\":1}");
+    expect_reply(f, &c, "{\"execute\":\"query-stats\"}",
+                 "{\"return\":{\"vcpus\":[{\"id\":0},{\"id\":1}]}}");
+    /* Legal in any state, and they take no arguments. */
+    f->vm.state = "paused";
+    expect_reply(f, &c, "{\"execute\":\"query-stats\"}",
+                 "{\"return\":{\"vcpus\":[{\"id\":0},{\"id\":1}]}}");
+    expect_reply(f, &c, "{\"execute\":\"query-devices\",\"arguments\":{\"id\":\"rng0\"}}",
+                 "{\"error\":{\"class\":\"InvalidArgument\",\"desc\":\"command "
+                 "\\\"query-devices\\\" takes no arguments, got \\\"id\\\"\"}}");
+    client_close(&c);
+}
+
+static void test_server_powerdown_reset(struct fixture *f, gconstpointer data)
+{
+    struct client c;
+
+    (void)data;
+    client_open(f, &c);
+    expect_reply(f, &c, "{\"execute\":\"powerdown\",\"id\":1}", "{\"return\":{},\"id\":1}");
+    g_assert_cmpuint(f->vm.powerdowns, ==, 1);
+    expect_reply(f, &c, "{\"execute\":\"reset\"}", "{\"return\":{}}");
+    g_assert_cmpuint(f->vm.resets, ==, 1);
+
+    /* Paused: reset is still legal, powerdown is not (nobody would handle the button). */
+    f->vm.state = "paused";
+    expect_reply(f, &c, "{\"execute\":\"powerdown\"}",
+                 "{\"error\":{\"class\":\"InvalidState\",\"desc\":\"powerdown is legal "
+                 "when the VM is running, and it is paused\"}}");
+    expect_reply(f, &c, "{\"execute\":\"reset\"}", "{\"return\":{}}");
+    g_assert_cmpuint(f->vm.resets, ==, 2);
+
+    f->vm.state = "shutting-down";
+    expect_reply(f, &c, "{\"execute\":\"reset\"}",
+                 "{\"error\":{\"class\":\"InvalidState\",\"desc\":\"reset is legal when "
+                 "the VM is running or paused, and it is shutting-down\"}}");
+    f->vm.state = "running";
+
+    /* The VM failing is a GenericError with its message. */
+    f->vm.fail_rc = -EIO;
+    expect_reply(f, &c, "{\"execute\":\"reset\",\"id\":7}",
+                 "{\"error\":{\"class\":\"GenericError\",\"desc\":\"reset failed: the vCPUs "
+                 "did not answer\"},\"id\":7}");
+    f->vm.fail_rc = 0;
+    g_assert_cmpuint(f->vm.powerdowns, ==, 1);
+    g_assert_cmpuint(f->vm.resets, ==, 3);
+    client_close(&c);
+}
+
+static void test_server_balloon_set(struct fixture *f, gconstpointer data)
+{
+    static const struct {
+        const char *args;
+        const char *needle;
+    } bad[] = {
+        {"{}", "got neither"},
+        {"{\"target\":1,\"target-mb\":1}", "got both"},
+        {"{\"target\":-1}", "argument \\\"target\\\" is -1, expected a non-negative integer"},
+        {"{\"target\":1.5}", "is 1.5, expected"},
+        {"{\"target\":\"1G\"}", "is \\\"1G\\\", expected"},
+        {"{\"target-mb\":true}", "argument \\\"target-mb\\\" is true"},
+        {"{\"target-mb\":9223372036854775807}", "is too large"},
+        {"{\"size\":1}", "takes only target, target-mb, got \\\"size\\\""},
+        /* Out of the VM's range: its own message. */
+        {"{\"target\":0}", "target 0 bytes: out of range"},
+        {"{\"target-mb\":513}", "target 537919488 bytes: out of range"},
+    };
+    struct client c;
+
+    (void)data;
+    client_open(f, &c);
+    expect_reply(f, &c, "{\"execute\":\"balloon-set\",\"arguments\":{\"target\":268435456}}",
+                 "{\"return\":{}}");
+    g_assert_cmpuint(f->vm.balloon_target, ==, 256ull << 20);
+    expect_reply(f, &c, "{\"execute\":\"balloon-set\",\"arguments\":{\"target-mb\":512}}",
+                 "{\"return\":{}}");
+    g_assert_cmpuint(f->vm.balloon_target, ==, 512ull << 20);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *line =
+            g_strdup_printf("{\"execute\":\"balloon-set\",\"arguments\":%s}", bad[i].args);
+        expect_error_reply(f, &c, line, strlen(line), "InvalidArgument", bad[i].needle);
+    }
+    g_assert_cmpuint(f->vm.balloon_target, ==, 512ull << 20);
+    f->vm.state = "paused";
+    const char *small = "{\"execute\":\"balloon-set\",\"arguments\":{\"target\":1}}";
+    expect_error_reply(f, &c, small, strlen(small), "InvalidState",
+                       "balloon-set is legal when the VM is running, and it is paused");
+    g_assert_cmpuint(f->vm.balloon_target, ==, 512ull << 20);
+    client_close(&c);
+}
+
+/* A VMM that fills in only the first ops still answers every command in the greeting. */
+static void test_server_optional_ops(struct fixture *f, gconstpointer data)
+{
+    static const char *const names[] = {"query-devices", "query-stats", "powerdown", "reset"};
+    struct client c;
+    GError *error = NULL;
+
+    (void)data;
+    hv_control_free(f->ctl);
+    f->ops.devices = NULL;
+    f->ops.stats = NULL;
+    f->ops.powerdown = NULL;
+    f->ops.reset = NULL;
+    f->ops.balloon_set = NULL;
+    f->ctl = hv_control_new(f->path, &f->ops, &error);
+    g_assert_no_error(error);
+    client_open(f, &c);
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *line = g_strdup_printf("{\"execute\":\"%s\"}", names[i]);
+        g_autofree char *want = g_strdup_printf("%s is not available in this VMM", names[i]);
+        expect_error_reply(f, &c, line, strlen(line), "GenericError", want);
+    }
+    const char *bs = "{\"execute\":\"balloon-set\",\"arguments\":{\"target\":1}}";
+    expect_error_reply(f, &c, bs, strlen(bs), "GenericError", "not available");
+    client_close(&c);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1396,5 +1585,9 @@ int main(int argc, char **argv)
     SERVER_TEST("/control/server/not-a-socket", test_server_not_a_socket);
     SERVER_TEST("/control/server/bad-paths", test_server_bad_paths);
     SERVER_TEST("/control/server/free", test_server_free);
+    SERVER_TEST("/control/server/queries", test_server_queries);
+    SERVER_TEST("/control/server/powerdown-reset", test_server_powerdown_reset);
+    SERVER_TEST("/control/server/balloon-set", test_server_balloon_set);
+    SERVER_TEST("/control/server/optional-ops", test_server_optional_ops);
     return g_test_run();
 }
