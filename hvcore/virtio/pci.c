@@ -116,8 +116,10 @@ static gboolean on_kick(gint fd, GIOCondition cond, gpointer opaque)
     ssize_t n = read(fd, &v, sizeof(v));
     (void)n;
     struct hv_virtio_dev *dev = q->dev;
+    pthread_mutex_lock(&dev->queue_lock);
     if (!dev->broken && q->vq.enabled && (dev->status & VIRTIO_STATUS_DRIVER_OK))
         dev->ops->queue_notify(dev, q->index);
+    pthread_mutex_unlock(&dev->queue_lock);
     return G_SOURCE_CONTINUE;
 }
 
@@ -171,11 +173,14 @@ static void reset_locked(struct hv_virtio_dev *dev)
 
 static void device_reset(struct hv_virtio_dev *dev)
 {
+    /* Not under queue_lock: a device may wait here for I/O the main loop completes. */
     if (dev->ops->reset)
         dev->ops->reset(dev);
+    pthread_mutex_lock(&dev->queue_lock);
     pthread_mutex_lock(&dev->lock);
     reset_locked(dev);
     pthread_mutex_unlock(&dev->lock);
+    pthread_mutex_unlock(&dev->queue_lock);
     hv_pci_set_intx(&dev->pci, false);
 }
 
@@ -190,6 +195,8 @@ static void activate(struct hv_virtio_dev *dev)
 {
     bool indirect = hv_virtio_has_feature(dev, VIRTIO_F_INDIRECT_DESC);
     bool event_idx = hv_virtio_has_feature(dev, VIRTIO_F_EVENT_IDX);
+    /* DRIVER_OK is already visible to on_kick: keep it off the rings until they are mapped. */
+    pthread_mutex_lock(&dev->queue_lock);
     for (unsigned q = 0; q < dev->ops->nr_queues; q++) {
         struct hv_virtq *vq = &dev->queues[q].vq;
         if (!vq->enabled)
@@ -197,12 +204,14 @@ static void activate(struct hv_virtio_dev *dev)
         const char *why = NULL;
         if (hv_virtq_start(vq, dev->mem, indirect, event_idx, &why) < 0) {
             vq->enabled = false;
+            pthread_mutex_unlock(&dev->queue_lock);
             char msg[128];
             snprintf(msg, sizeof(msg), "queue %u: %s", q, why);
             hv_virtio_fail(dev, msg);
             return;
         }
     }
+    pthread_mutex_unlock(&dev->queue_lock);
     if (dev->ops->activate)
         dev->ops->activate(dev);
     /*
@@ -417,6 +426,7 @@ int hv_virtio_init(struct hv_virtio_dev *dev, const struct hv_virtio_ops *ops, v
     dev->vm = vm;
     dev->mem = mem;
     pthread_mutex_init(&dev->lock, NULL);
+    pthread_mutex_init(&dev->queue_lock, NULL);
     dev->host_features = transport_features() | (ops->features ? ops->features(dev) : 0);
 
     /* Class codes as QEMU gives them, which guests' drivers do not care about. */
@@ -474,4 +484,5 @@ void hv_virtio_destroy(struct hv_virtio_dev *dev)
     }
     hv_msix_destroy(&dev->msix);
     pthread_mutex_destroy(&dev->lock);
+    pthread_mutex_destroy(&dev->queue_lock);
 }

@@ -70,6 +70,9 @@ struct hv_virtio_dev {
     struct hv_pci_dev pci;
     struct hv_msix msix;
 
+    /* Held while the main loop runs queue_notify and while a reset clears the queues, so
+     * that a guest's reset (on a vCPU thread) never pulls a ring from under a device. */
+    pthread_mutex_t queue_lock;
     pthread_mutex_t lock; /* transport state below */
     uint64_t host_features;
     uint64_t guest_features;

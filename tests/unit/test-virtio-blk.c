@@ -603,6 +603,33 @@ static void test_device_direct_unaligned(void)
     rig_down(&r);
 }
 
+/* A reset waits for the requests in flight and answers none of them on the new rings. */
+static void test_device_reset_drains(void)
+{
+    struct rig r;
+    rig_up(&r, false, HV_CACHE_WRITEBACK);
+    enum { N = 20 };
+    for (unsigned i = 0; i < N; i++) {
+        uint64_t b = alloc_buf(&r, 4096);
+        memset(gptr(&r, b, 4096), 0x40 + (int)i, 4096);
+        struct seg s[] = {{put_hdr(&r, VIRTIO_BLK_T_OUT, 8ull * i), 16, false}, {b, 4096, false},
+                          {alloc_buf(&r, 1), 1, true}};
+        offer(&r, s, 3);
+    }
+    r.dev->ops->queue_notify(r.dev, 0);
+    r.dev->ops->reset(r.dev);
+    g_assert_cmpuint(hv_virtio_blk_inflight(r.blk), ==, 0);
+    for (unsigned i = 0; i < 20; i++)
+        g_main_context_iteration(NULL, FALSE);
+    g_assert_cmpuint(used_idx(&r), ==, 0);
+    /* The writes themselves did happen. */
+    g_autofree uint8_t *file = NULL;
+    gsize flen;
+    g_assert_true(g_file_get_contents(r.path, (char **)&file, &flen, NULL));
+    g_assert_cmpuint(file[4096 * (N - 1)], ==, 0x40 + N - 1);
+    rig_down(&r);
+}
+
 /* A chain without a status byte is the guest breaking the protocol: the device needs a reset. */
 static void test_device_broken_chain(void)
 {
@@ -761,6 +788,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-blk/device/readonly", test_device_readonly);
     g_test_add_func("/virtio-blk/device/direct-unaligned", test_device_direct_unaligned);
     g_test_add_func("/virtio-blk/device/broken-chain", test_device_broken_chain);
+    g_test_add_func("/virtio-blk/device/reset-drains", test_device_reset_drains);
     g_test_add_func("/virtio-blk/open/bad", test_open_bad);
     g_test_add_func("/virtio-blk/open/lock", test_lock);
     g_test_add_func("/virtio-blk/open/lock-holder-vmm", test_lock_holder_vmm);

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* virtio-balloon and virtio-console driven through their PCI registers, rings in fake RAM. */
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "virtio/balloon.h"
+#include "virtio/console.h"
+
+#define RAM_SIZE HV_MiB(32)
+#define QSIZE 16
+#define RING_GPA(q) (0x100000ull + 0x4000ull * (q)) /* desc, +0x1000 avail, +0x2000 used */
+#define BUF_GPA 0x200000ull
+#define DATA_GPA 0x400000ull /* pages the tests fill and expect the balloon to drop */
+/* The transport's register layout (virtio/pci.c). */
+#define REGS_BAR 4
+#define C_GFSELECT 0x08
+#define C_GF 0x0c
+#define C_STATUS 0x14
+#define C_QSELECT 0x16
+#define C_QSIZE 0x18
+#define C_QENABLE 0x1c
+#define C_QDESC 0x20
+#define C_QDRIVER 0x28
+#define C_QDEVICE 0x30
+#define DEVICE_OFF 0x2000
+#define NOTIFY_OFF 0x3000
+
+/* A VM without KVM, as in test-pci: interrupts on fd -1 fail harmlessly. */
+struct fixture {
+    struct hv_vm vm;
+    struct hv_pci pci;
+    struct hv_memory mem;
+    struct hv_virtio_dev *dev;
+    uint16_t avail_idx[4];
+    uint16_t next_desc[4];
+    char *dir;
+};
+
+static uint8_t *ram(struct fixture *f, uint64_t gpa, uint64_t len)
+{
+    uint8_t *p = hv_memory_ptr(&f->mem, gpa, len);
+    g_assert_nonnull(p);
+    return p;
+}
+
+static void regs_write(struct fixture *f, uint64_t off, uint64_t val, unsigned len)
+{
+    struct hv_pci_bar *bar = &f->dev->pci.bars[REGS_BAR];
+    bar->ops->write(bar->opaque, off, &val, len);
+}
+
+static uint64_t regs_read(struct fixture *f, uint64_t off, unsigned len)
+{
+    struct hv_pci_bar *bar = &f->dev->pci.bars[REGS_BAR];
+    uint64_t v = 0;
+    bar->ops->read(bar->opaque, off, &v, len);
+    return v;
+}
+
+static void pump(void)
+{
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+}
+
+static void setup(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    memset(f, 0, sizeof(*f));
+    f->vm.fd = -1;
+    pthread_mutex_init(&f->vm.lock, NULL);
+    pthread_cond_init(&f->vm.cond, NULL);
+    f->vm.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    g_assert_cmpint(hv_pci_init(&f->pci, &f->vm, RAM_SIZE), ==, 0);
+    struct hv_mem_layout l;
+    g_assert_cmpint(hv_mem_layout_init(&l, RAM_SIZE, 0), ==, 0);
+    g_assert_cmpint(hv_memory_alloc(&f->mem, &l, 0), ==, 0);
+    GError *error = NULL;
+    f->dir = g_dir_make_tmp("vmdesk-virtio-XXXXXX", &error);
+    g_assert_no_error(error);
+}
+
+/* The device is not on the bus (no BARs mapped, no MSI-X): INTx is all it can raise. */
+static void plug(struct fixture *f, struct hv_virtio_dev *dev)
+{
+    f->dev = dev;
+    dev->pci.pci = &f->pci;
+}
+
+/* What a driver does up to FEATURES_OK, then its queues; DRIVER_OK is the caller's. */
+static void driver_init(struct fixture *f, uint32_t features, unsigned nr_queues)
+{
+    regs_write(f, C_STATUS, 3, 1);
+    regs_write(f, C_GFSELECT, 0, 4);
+    regs_write(f, C_GF, features, 4);
+    regs_write(f, C_GFSELECT, 1, 4);
+    regs_write(f, C_GF, 1, 4); /* VERSION_1 */
+    regs_write(f, C_STATUS, 0xb, 1);
+    g_assert_cmpuint(regs_read(f, C_STATUS, 1), ==, 0xb);
+    for (unsigned q = 0; q < nr_queues; q++) {
+        regs_write(f, C_QSELECT, q, 2);
+        regs_write(f, C_QSIZE, QSIZE, 2);
+        regs_write(f, C_QDESC, RING_GPA(q), 8);
+        regs_write(f, C_QDRIVER, RING_GPA(q) + 0x1000, 8);
+        regs_write(f, C_QDEVICE, RING_GPA(q) + 0x2000, 8);
+        regs_write(f, C_QENABLE, 1, 2);
+    }
+}
+
+static void driver_ok(struct fixture *f)
+{
+    regs_write(f, C_STATUS, 0xf, 1);
+    pump();
+}
+
+/* Offers a one-descriptor buffer on queue q and kicks it. */
+static void offer(struct fixture *f, unsigned q, uint64_t gpa, uint32_t len, bool writable)
+{
+    uint16_t d = f->next_desc[q]++ % QSIZE;
+    uint8_t *desc = ram(f, RING_GPA(q) + 16ull * d, 16);
+    uint16_t flags = writable ? VIRTQ_DESC_F_WRITE : 0, next = 0;
+    memcpy(desc, &gpa, 8);
+    memcpy(desc + 8, &len, 4);
+    memcpy(desc + 12, &flags, 2);
+    memcpy(desc + 14, &next, 2);
+    uint8_t *avail = ram(f, RING_GPA(q) + 0x1000, 4 + 2 * QSIZE);
+    memcpy(avail + 4 + 2 * (f->avail_idx[q] % QSIZE), &d, 2);
+    f->avail_idx[q]++;
+    memcpy(avail + 2, &f->avail_idx[q], 2);
+    regs_write(f, NOTIFY_OFF + 4 * q, q, 2);
+}
+
+static uint16_t used_idx(struct fixture *f, unsigned q)
+{
+    uint16_t v;
+    memcpy(&v, ram(f, RING_GPA(q) + 0x2002, 2), 2);
+    return v;
+}
+
+static uint32_t used_len(struct fixture *f, unsigned q, unsigned i)
+{
+    uint32_t v;
+    memcpy(&v, ram(f, RING_GPA(q) + 0x2004 + 8 * i + 4, 4), 4);
+    return v;
+}
+
+static char *stats_json(const struct hv_device_ops *ops, void *impl)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    ops->stats(impl, b);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    return json_to_string(root, FALSE);
+}
+
+#define ASSERT_HAS(text, needle)                                                                   \
+    do {                                                                                           \
+        if (!strstr((text), (needle)))                                                             \
+            g_error("%s lacks %s", (text), (needle));                                              \
+    } while (0)
+
+static void teardown(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    pump();
+    hv_pci_destroy(&f->pci);
+    hv_iobus_clear(&f->vm.pio);
+    hv_iobus_clear(&f->vm.mmio);
+    hv_memory_free(&f->mem);
+    close(f->vm.event_fd);
+    pthread_cond_destroy(&f->vm.cond);
+    pthread_mutex_destroy(&f->vm.lock);
+    g_rmdir(f->dir);
+    g_free(f->dir);
+}
+
+/* ---- balloon ---- */
+
+static struct hv_virtio_balloon *new_balloon(struct fixture *f)
+{
+    struct hv_virtio_balloon *bal = g_new0(struct hv_virtio_balloon, 1);
+    g_assert_cmpint(hv_virtio_balloon_init(bal, &f->vm, &f->mem), ==, 0);
+    plug(f, &bal->dev);
+    return bal;
+}
+
+static void test_balloon_inflate(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    struct hv_virtio_balloon *bal = new_balloon(f);
+    driver_init(f, 0, 2);
+    driver_ok(f);
+    memset(ram(f, DATA_GPA, 3 * 4096), 0xaa, 3 * 4096);
+    /* Two neighbours, a frame past RAM, and a third page further on. */
+    uint32_t pfns[] = {DATA_GPA >> 12, (DATA_GPA >> 12) + 1, 0xfffff0, (DATA_GPA >> 12) + 2};
+    memcpy(ram(f, BUF_GPA, sizeof(pfns)), pfns, sizeof(pfns));
+    offer(f, 0, BUF_GPA, sizeof(pfns), false);
+    pump();
+    g_assert_cmpuint(used_idx(f, 0), ==, 1);
+    const uint8_t *p = ram(f, DATA_GPA, 3 * 4096);
+    for (unsigned i = 0; i < 3 * 4096; i++)
+        g_assert_cmpuint(p[i], ==, 0);
+    /* Deflating counts; the pages need nothing from the host. */
+    offer(f, 1, BUF_GPA, 8, false);
+    pump();
+    g_assert_cmpuint(used_idx(f, 1), ==, 1);
+    g_autofree char *s = stats_json(&hv_virtio_balloon_device_ops, bal);
+    ASSERT_HAS(s, "\"inflated-pages\":3,\"deflated-pages\":2,\"invalid-pfns\":1");
+    hv_virtio_balloon_device_ops.destroy(bal);
+}
+
+static void test_balloon_config(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    struct hv_virtio_balloon *bal = new_balloon(f);
+    g_assert_cmpint(hv_virtio_balloon_set_target(bal, 0), ==, -ERANGE);
+    g_assert_cmpint(hv_virtio_balloon_set_target(bal, RAM_SIZE + 4096), ==, -ERANGE);
+    g_assert_cmpint(hv_virtio_balloon_set_target(bal, RAM_SIZE - HV_MiB(1)), ==, 0);
+    g_assert_cmpuint(regs_read(f, DEVICE_OFF, 4), ==, 256); /* num_pages */
+    /* The driver reports what it holds; the host's num_pages is not the driver's to write. */
+    regs_write(f, DEVICE_OFF + 4, 128, 4);
+    regs_write(f, DEVICE_OFF, 7, 4);
+    g_assert_cmpuint(regs_read(f, DEVICE_OFF, 4), ==, 256);
+    g_assert_cmpuint(regs_read(f, DEVICE_OFF + 4, 4), ==, 128);
+    g_autofree char *s = stats_json(&hv_virtio_balloon_device_ops, bal);
+    ASSERT_HAS(s, "\"target\":32505856,\"actual\":33030144");
+    /* A machine reset empties the balloon and keeps the target. */
+    hv_virtio_balloon_device_ops.reset(bal);
+    g_assert_cmpuint(regs_read(f, DEVICE_OFF, 4), ==, 256);
+    g_assert_cmpuint(regs_read(f, DEVICE_OFF + 4, 4), ==, 0);
+    hv_virtio_balloon_device_ops.destroy(bal);
+}
+
+static void put_stat(uint8_t *p, uint16_t tag, uint64_t val)
+{
+    memcpy(p, &tag, 2);
+    memcpy(p + 2, &val, 8);
+}
+
+static void test_balloon_stats(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    struct hv_virtio_balloon *bal = new_balloon(f);
+    driver_init(f, 1u << 1 | 1u << 5, 4);
+    /* As Linux does: the first report is queued and kicked before DRIVER_OK. */
+    uint8_t *buf = ram(f, BUF_GPA, 30);
+    put_stat(buf, 4, 1000);
+    put_stat(buf + 10, 5, 2000);
+    put_stat(buf + 20, 99, 5); /* a tag from the future: ignored */
+    offer(f, 2, BUF_GPA, 30, false);
+    pump();
+    g_autofree char *before = stats_json(&hv_virtio_balloon_device_ops, bal);
+    ASSERT_HAS(before, "\"guest\":{}");
+    driver_ok(f);
+    g_autofree char *s = stats_json(&hv_virtio_balloon_device_ops, bal);
+    ASSERT_HAS(s, "\"guest\":{\"free-memory\":1000,\"total-memory\":2000,\"last-update\":");
+    /* Asking for the stats handed the buffer back: the driver is asked for a new report. */
+    g_assert_cmpuint(used_idx(f, 2), ==, 1);
+    put_stat(buf, 4, 900);
+    offer(f, 2, BUF_GPA, 10, false);
+    pump();
+    g_autofree char *s2 = stats_json(&hv_virtio_balloon_device_ops, bal);
+    ASSERT_HAS(s2, "\"free-memory\":900,\"total-memory\":2000");
+    g_assert_cmpuint(used_idx(f, 2), ==, 2);
+
+    /* Free page reporting is the fourth queue here: a reported range goes back to the host. */
+    memset(ram(f, DATA_GPA, 2 * 4096), 0x55, 2 * 4096);
+    offer(f, 3, DATA_GPA, 2 * 4096, true);
+    pump();
+    g_assert_cmpuint(used_idx(f, 3), ==, 1);
+    g_assert_cmpuint(ram(f, DATA_GPA, 1)[0], ==, 0);
+    g_assert_cmpuint(ram(f, DATA_GPA + 8191, 1)[0], ==, 0);
+    g_autofree char *s3 = stats_json(&hv_virtio_balloon_device_ops, bal);
+    ASSERT_HAS(s3, "\"free-page-reports\":1,\"free-page-reported-bytes\":8192");
+    hv_virtio_balloon_device_ops.destroy(bal);
+}
+
+/* Without STATS_VQ the reporting queue moves up to index 2. */
+static void test_balloon_queue_numbers(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    struct hv_virtio_balloon *bal = new_balloon(f);
+    driver_init(f, 1u << 5, 3);
+    driver_ok(f);
+    memset(ram(f, DATA_GPA, 4096), 0x55, 4096);
+    offer(f, 2, DATA_GPA, 4096, true);
+    pump();
+    g_assert_cmpuint(used_idx(f, 2), ==, 1);
+    g_assert_cmpuint(ram(f, DATA_GPA, 1)[0], ==, 0);
+    hv_virtio_balloon_device_ops.destroy(bal);
+}
+
+/* A broken ring fails the device, once, and the machine hears of it. */
+static void on_error(void *ctx, const char *id, const char *why)
+{
+    GString *s = ctx;
+    g_string_append_printf(s, "%s: %s\n", id, why);
+}
+
+static void test_balloon_broken(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    struct hv_virtio_balloon *bal = new_balloon(f);
+    g_autoptr(GString) errors = g_string_new(NULL);
+    struct hv_virtio_dev *dev = hv_virtio_balloon_device_ops.virtio(bal);
+    dev->on_error = on_error;
+    dev->on_error_ctx = errors;
+    dev->on_error_id = "balloon0";
+    driver_init(f, 0, 2);
+    driver_ok(f);
+    offer(f, 0, RAM_SIZE + 0x100000, 4, false); /* outside guest RAM */
+    offer(f, 0, RAM_SIZE + 0x100000, 4, false);
+    pump();
+    g_assert_cmpuint(used_idx(f, 0), ==, 0);
+    g_assert_true(regs_read(f, C_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    g_assert_cmpuint(strlen(errors->str), >, 10);
+    g_assert_true(g_str_has_prefix(errors->str, "balloon0: "));
+    /* Once, although the second buffer is just as bad. */
+    g_assert_true(strchr(errors->str, '\n') == errors->str + errors->len - 1);
+    hv_virtio_balloon_device_ops.destroy(bal);
+}
+
+/* ---- console ---- */
+
+static struct hv_virtio_console *new_console(struct fixture *f)
+{
+    struct hv_virtio_console *con = g_new0(struct hv_virtio_console, 1);
+    g_assert_cmpint(hv_virtio_console_init(con, &f->vm, &f->mem), ==, 0);
+    plug(f, &con->dev);
+    return con;
+}
+
+static void test_console_tx(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    struct hv_virtio_console *con = new_console(f);
+    g_autofree char *path = g_build_filename(f->dir, "out", NULL);
+    g_autofree char *spec_text = g_strconcat("file:", path, NULL);
+    struct hv_chardev_spec spec;
+    g_assert_cmpint(hv_chardev_parse(spec_text, &spec, NULL), ==, 0);
+    g_assert_null(hv_virtio_console_open(con, &spec));
+    driver_init(f, 0, 2);
+    driver_ok(f);
+    memcpy(ram(f, BUF_GPA, 6), "hello\n", 6);
+    offer(f, 1, BUF_GPA, 6, false);
+    pump();
+    g_assert_cmpuint(used_idx(f, 1), ==, 1);
+    g_autofree char *s = stats_json(&hv_virtio_console_device_ops, con);
+    g_assert_cmpstr(s, ==, "{\"rx-bytes\":0,\"tx-bytes\":6}");
+    hv_virtio_console_device_ops.destroy(con);
+    g_autofree char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_assert_cmpstr(text, ==, "hello\n");
+    g_unlink(path);
+    hv_chardev_spec_clear(&spec);
+}
+
+/* Input waits in the backend while the guest has no buffers; none of it is lost. */
+static void test_console_rx_flow_control(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    struct hv_virtio_console *con = new_console(f);
+    g_autofree char *path = g_build_filename(f->dir, "hvc.sock", NULL);
+    g_autofree char *spec_text = g_strconcat("unix:", path, NULL);
+    struct hv_chardev_spec spec;
+    g_assert_cmpint(hv_chardev_parse(spec_text, &spec, NULL), ==, 0);
+    g_assert_null(hv_virtio_console_open(con, &spec));
+    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    g_assert_cmpint(connect(c, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    pump();
+
+    /* Typed before the driver exists. */
+    g_assert_cmpint(send(c, "abcdef", 6, 0), ==, 6);
+    pump();
+    driver_init(f, 0, 2);
+    driver_ok(f);
+    g_assert_cmpuint(used_idx(f, 0), ==, 0);
+    /* A 4-byte buffer takes four; the rest waits for the next buffer. */
+    offer(f, 0, BUF_GPA, 4, true);
+    pump();
+    g_assert_cmpuint(used_idx(f, 0), ==, 1);
+    g_assert_cmpuint(used_len(f, 0, 0), ==, 4);
+    g_assert_cmpmem(ram(f, BUF_GPA, 4), 4, "abcd", 4);
+    offer(f, 0, BUF_GPA + 0x1000, 64, true);
+    pump();
+    g_assert_cmpuint(used_idx(f, 0), ==, 2);
+    g_assert_cmpuint(used_len(f, 0, 1), ==, 2);
+    g_assert_cmpmem(ram(f, BUF_GPA + 0x1000, 2), 2, "ef", 2);
+    g_autofree char *s = stats_json(&hv_virtio_console_device_ops, con);
+    g_assert_cmpstr(s, ==, "{\"rx-bytes\":6,\"tx-bytes\":0}");
+    close(c);
+    hv_virtio_console_device_ops.destroy(con);
+    /* Closing the backend removed its socket. */
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    hv_chardev_spec_clear(&spec);
+}
+
+static void test_console_open_error(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    struct hv_virtio_console *con = new_console(f);
+    struct hv_chardev_spec spec;
+    g_assert_cmpint(hv_chardev_parse("unix:/nonexistent-dir/x.sock", &spec, NULL), ==, 0);
+    g_autofree char *err = hv_virtio_console_open(con, &spec);
+    g_assert_nonnull(err);
+    g_assert_true(g_str_has_prefix(err, "--console unix:/nonexistent-dir/x.sock: "));
+    hv_virtio_console_device_ops.destroy(con);
+    hv_chardev_spec_clear(&spec);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+#define T(name, fn) g_test_add(name, struct fixture, NULL, setup, fn, teardown)
+    T("/virtio/balloon/inflate", test_balloon_inflate);
+    T("/virtio/balloon/config", test_balloon_config);
+    T("/virtio/balloon/stats-and-reporting", test_balloon_stats);
+    T("/virtio/balloon/queue-numbers", test_balloon_queue_numbers);
+    T("/virtio/balloon/broken-ring", test_balloon_broken);
+    T("/virtio/console/tx", test_console_tx);
+    T("/virtio/console/rx-flow-control", test_console_rx_flow_control);
+    T("/virtio/console/open-error", test_console_open_error);
+    return g_test_run();
+}
