@@ -1,10 +1,34 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* VmdDefinition internals shared with the tests: the schema migration hook. */
+/* VmdDefinition internals shared by its files (object, checks, reading) and the tests. */
 #pragma once
 
 #include "vmd-definition.h"
 
 G_BEGIN_DECLS
+
+struct _VmdDefinition {
+    GObject parent_instance;
+    char *name;
+    char *memory;
+    guint cpus;
+    char *kernel;
+    char *initrd;
+    char *cmdline;
+    char *firmware;
+    char *serial;
+    gboolean ksm;
+    gboolean hugepages;
+    gboolean no_reboot;
+    GPtrArray *disks; /* VmdDisk */
+    GPtrArray *net;   /* VmdNet */
+    guint loaded_schema;
+};
+
+/* Sets a VMD_ERROR_INVALID error (one line naming the field and value); returns FALSE. */
+gboolean vmd_definition_fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Replaces def's "disks" or "net" (`field`) with the list in NODE, checking each entry. */
+gboolean vmd_definition_parse_list(VmdDefinition *def, const char *field, JsonNode *node,
+                                   GError **error);
 
 /* Rewrites a document of schema `from` into schema `from + 1`, in place. */
 typedef gboolean (*VmdMigrateFunc)(JsonObject *doc, GError **error);

@@ -21,14 +21,16 @@ G_BEGIN_DECLS
 typedef struct {
     char *path;
     gboolean readonly;
-    char *cache;  /* "writeback" (default), "writethrough", "none" or "unsafe" */
+    char *cache;  /* "writeback" (default) or "none" (O_DIRECT) */
     char *serial; /* NULL, or up to 20 printable ASCII bytes */
 } VmdDisk;
 
 /* One entry of "net". */
 typedef struct {
-    char *type; /* "user" */
-    char *mac;  /* NULL (chosen by the VMM), or "52:54:00:12:34:56" */
+    char *type;    /* "user" (libslirp) or "tap" */
+    char *mac;     /* NULL (chosen by the VMM), or "52:54:00:12:34:56" */
+    char *ifname;  /* tap only: the host's tap interface */
+    GStrv hostfwd; /* user only, or NULL: "tcp:127.0.0.1:2222-:22" each */
 } VmdNet;
 
 void vmd_disk_free(VmdDisk *disk);

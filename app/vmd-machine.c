@@ -31,6 +31,7 @@ struct _VmdMachine {
     char *serial_path;
     char *lock_path;
     char *exit_path;
+    char *config_path; /* the definition the running VMM was started with */
     char *log_path;
     char *runtime_dir;
     char *state_dir;
@@ -73,6 +74,7 @@ static void vmd_machine_finalize(GObject *object)
     g_free(m->serial_path);
     g_free(m->lock_path);
     g_free(m->exit_path);
+    g_free(m->config_path);
     g_free(m->log_path);
     g_free(m->runtime_dir);
     g_free(m->state_dir);
@@ -111,6 +113,7 @@ VmdMachine *vmd_machine_new(const char *name, const char *runtime_dir, const cha
     m->serial_path = g_strdup_printf("%s/%s.serial", runtime_dir, name);
     m->lock_path = g_strdup_printf("%s/%s.lock", runtime_dir, name);
     m->exit_path = g_strdup_printf("%s/%s.exit", runtime_dir, name);
+    m->config_path = g_strdup_printf("%s/%s.vm.json", runtime_dir, name);
     m->log_path = g_strdup_printf("%s/%s.log", state_dir, name);
     vmd_machine_refresh(m);
     return m;
@@ -256,6 +259,7 @@ static void remove_stale(VmdMachine *m)
 {
     g_unlink(m->sock_path);
     g_unlink(m->serial_path);
+    g_unlink(m->config_path);
 }
 
 static void set_state(VmdMachine *m, Probe *p)
@@ -439,16 +443,10 @@ static gboolean check_startable(VmdMachine *m, VmdDefinition *def, const char *v
 {
     if (!vmd_definition_validate(def, error))
         return FALSE;
-    if (vmd_definition_get_disks(def)->len > 0) {
-        g_set_error(error, VMD_ERROR, VMD_ERROR_UNSUPPORTED,
-                    "'%s' has disks, and this vmdesk-vmm has no --disk yet; remove them "
-                    "(vmdeskctl edit '%s' disks=) to start it", m->name, m->name);
-        return FALSE;
-    }
-    if (vmd_definition_get_net(def)->len > 0) {
-        g_set_error(error, VMD_ERROR, VMD_ERROR_UNSUPPORTED,
-                    "'%s' has network cards, and this vmdesk-vmm has no --net yet; remove "
-                    "them (vmdeskctl edit '%s' net=) to start it", m->name, m->name);
+    if (g_strcmp0(vmd_definition_get_name(def), m->name) != 0) {
+        /* Its sockets and lock are named after the machine: the two must agree. */
+        g_set_error(error, VMD_ERROR, VMD_ERROR_INVALID, "the definition of '%s' cannot start "
+                    "the VM '%s'", vmd_definition_get_name(def), m->name);
         return FALSE;
     }
     if (!g_strcmp0(vmd_definition_get_serial(def), "stdio")) {
@@ -461,6 +459,13 @@ static gboolean check_startable(VmdMachine *m, VmdDefinition *def, const char *v
         !check_readable("initrd", vmd_definition_get_initrd(def), error) ||
         !check_readable("firmware", vmd_definition_get_firmware(def), error))
         return FALSE;
+    GPtrArray *disks = vmd_definition_get_disks(def);
+    for (guint i = 0; i < disks->len; i++) {
+        const VmdDisk *d = g_ptr_array_index(disks, i);
+        g_autofree char *field = g_strdup_printf("disks[%u].path", i);
+        if (!check_readable(field, d->path, error))
+            return FALSE;
+    }
     if (g_access(vmm, X_OK) < 0) {
         g_set_error(error, VMD_ERROR, VMD_ERROR_FAILED, "vmdesk-vmm '%s': %s (set VMDESK_VMM "
                     "to the binary)", vmm, g_strerror(errno));
@@ -469,31 +474,25 @@ static gboolean check_startable(VmdMachine *m, VmdDefinition *def, const char *v
     return TRUE;
 }
 
-static char **build_argv(VmdMachine *m, VmdDefinition *def, const char *vmm)
+/*
+ * The VMM reads the definition itself (--config), from a copy in the runtime folder that
+ * records what this run was started with, so that the two can never disagree on a field.
+ * Only what vmdesk chooses per run is added as flags: the control socket and the default
+ * serial socket.
+ */
+static char **build_argv(VmdMachine *m, VmdDefinition *def, const char *vmm, GError **error)
 {
+    gsize len;
+    g_autofree char *data = vmd_definition_to_data(def, &len);
+    if (!vmd_write_file_atomic(m->config_path, data, len, 0600, TRUE, error))
+        return NULL;
     GStrvBuilder *b = g_strv_builder_new();
-    g_autofree char *cpus = g_strdup_printf("%u", vmd_definition_get_cpus(def));
-    const char *serial = vmd_definition_get_serial(def);
-    g_autofree char *serial_default = g_strconcat("unix:", m->serial_path, NULL);
-
-    g_strv_builder_add(b, vmm);
-    if (vmd_definition_get_kernel(def))
-        g_strv_builder_add_many(b, "--kernel", vmd_definition_get_kernel(def), NULL);
-    if (vmd_definition_get_initrd(def))
-        g_strv_builder_add_many(b, "--initrd", vmd_definition_get_initrd(def), NULL);
-    if (vmd_definition_get_cmdline(def))
-        g_strv_builder_add_many(b, "--cmdline", vmd_definition_get_cmdline(def), NULL);
-    if (vmd_definition_get_firmware(def))
-        g_strv_builder_add_many(b, "--firmware", vmd_definition_get_firmware(def), NULL);
-    g_strv_builder_add_many(b, "--memory", vmd_definition_get_memory(def), "--cpus", cpus,
-                            "--serial", serial ? serial : serial_default,
-                            "--control", m->sock_path, NULL);
-    if (vmd_definition_get_no_reboot(def))
-        g_strv_builder_add(b, "--no-reboot");
-    if (vmd_definition_get_ksm(def))
-        g_strv_builder_add(b, "--ksm");
-    if (vmd_definition_get_hugepages(def))
-        g_strv_builder_add(b, "--hugepages");
+    g_strv_builder_add_many(b, vmm, "--config", m->config_path, "--control", m->sock_path,
+                            NULL);
+    if (!vmd_definition_get_serial(def)) {
+        g_autofree char *serial = g_strconcat("unix:", m->serial_path, NULL);
+        g_strv_builder_add_many(b, "--serial", serial, NULL);
+    }
     char **argv = g_strv_builder_end(b);
     g_strv_builder_unref(b);
     return argv;
@@ -542,6 +541,38 @@ static void write_log_header(int fd, const char *name, char **argv)
     (void)w;
 }
 
+/*
+ * The VMM names the holder of a locked disk as "vmdesk-vmm pid N (control socket PATH)";
+ * where PATH is a VM of this library's, say which VM it is.
+ */
+static char *name_holders(VmdMachine *m, const char *text)
+{
+    static const char what[] = "vmdesk-vmm pid ";
+    GString *out = g_string_new(NULL);
+    g_autofree char *prefix = g_strdup_printf(" (control socket %s/", m->runtime_dir);
+    const char *p = text;
+    const char *hit;
+
+    while ((hit = strstr(p, what))) {
+        const char *num = hit + strlen(what);
+        const char *end = num + strspn(num, "0123456789");
+        const char *close = g_str_has_prefix(end, prefix) ? strstr(end, ".sock)") : NULL;
+        g_string_append_len(out, p, hit - p);
+        if (end == num || !close) {
+            g_string_append(out, what);
+            p = num;
+            continue;
+        }
+        g_autofree char *name = g_strndup(end + strlen(prefix),
+                                          (gsize)(close - end - strlen(prefix)));
+        g_string_append_printf(out, "VM '%s' (vmdesk-vmm pid %.*s)", name, (int)(end - num),
+                               num);
+        p = close + strlen(".sock)");
+    }
+    g_string_append(out, p);
+    return g_string_free(out, FALSE);
+}
+
 gboolean vmd_machine_start(VmdMachine *m, VmdDefinition *def, const char *vmm, GError **error)
 {
     g_return_val_if_fail(VMD_IS_MACHINE(m), FALSE);
@@ -562,7 +593,12 @@ gboolean vmd_machine_start(VmdMachine *m, VmdDefinition *def, const char *vmm, G
         close(lock_fd);
         return FALSE;
     }
-    g_auto(GStrv) argv = build_argv(m, def, vmm);
+    g_auto(GStrv) argv = build_argv(m, def, vmm, error);
+    if (!argv) {
+        close(log_fd);
+        close(lock_fd);
+        return FALSE;
+    }
     write_log_header(log_fd, m->name, argv);
     gboolean ok = vmd_spawn_detached(argv, log_fd, lock_fd, m->exit_path, error);
     close(log_fd);
@@ -587,9 +623,9 @@ gboolean vmd_machine_start(VmdMachine *m, VmdDefinition *def, const char *vmm, G
             vmd_machine_refresh(m);
             if (m->state == VMD_MACHINE_STOPPED)
                 return TRUE; /* it ran, and the guest already powered off */
-            g_set_error(error, VMD_ERROR, VMD_ERROR_VMM, "%s (log: %s)",
-                        m->crash_reason ? m->crash_reason : "vmdesk-vmm ended at once",
-                        m->log_path);
+            g_autofree char *why = name_holders(m, m->crash_reason ? m->crash_reason
+                                                                    : "vmdesk-vmm ended at once");
+            g_set_error(error, VMD_ERROR, VMD_ERROR_VMM, "%s (log: %s)", why, m->log_path);
             return FALSE;
         }
         if (g_get_monotonic_time() > deadline) {

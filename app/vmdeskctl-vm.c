@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vmd-demo.h"
 #include "vmd-host.h"
 
 static JsonNode *definition_node(VmdDefinition *def)
@@ -168,48 +169,33 @@ int ctl_cmd_info(Ctl *ctl, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* The demo guest from tests/lab/guest-build's cache, building it on first use. */
-static gboolean find_demo_guest(char **kernel, char **initrd, GError **error)
+/* Defines a demo VM, then applies the other options given with --demo. */
+static int create_demo(Ctl *ctl, const char *name, GPtrArray *edits, GPtrArray *disks)
 {
-    const char *cache = g_getenv("VMDESK_CACHE");
-    g_autofree char *dir = cache && *cache
-                               ? g_build_filename(cache, "guest", NULL)
-                               : g_build_filename(g_get_user_cache_dir(), "vmdesk", "guest", NULL);
-    g_autofree char *k = g_build_filename(dir, "vmlinuz", NULL);
-    g_autofree char *i = g_build_filename(dir, "initrd.gz", NULL);
-    g_autofree char *stamp = g_build_filename(dir, "stamp", NULL);
-
-    if (!g_file_test(stamp, G_FILE_TEST_EXISTS) || !g_file_test(k, G_FILE_TEST_EXISTS) ||
-        !g_file_test(i, G_FILE_TEST_EXISTS)) {
-        const char *script = g_getenv("VMDESK_GUEST_BUILD");
-        if (!script || !*script)
-            script = VMDESK_SOURCE_ROOT "/tests/lab/guest-build";
-        if (!g_file_test(script, G_FILE_TEST_IS_EXECUTABLE)) {
-            g_set_error(error, VMD_ERROR, VMD_ERROR_NOT_FOUND, "the demo guest is not in %s "
-                        "and its builder %s is missing (set VMDESK_GUEST_BUILD)", dir, script);
-            return FALSE;
-        }
-        fprintf(stderr, "vmdeskctl: building the demo guest once (%s)...\n", script);
-        const char *argv[] = {script, NULL};
-        g_autofree char *out = NULL;
-        int status = 0;
-        /* Its progress goes to our stderr; its stdout is the folder. */
-        if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_CHILD_INHERITS_STDERR, NULL,
-                          NULL, &out, NULL, &status, error))
-            return FALSE;
-        if (!g_spawn_check_wait_status(status, NULL)) {
-            g_set_error(error, VMD_ERROR, VMD_ERROR_FAILED, "%s failed (see above)", script);
-            return FALSE;
-        }
-        g_free(k);
-        g_free(i);
-        g_strstrip(out);
-        k = g_build_filename(out, "vmlinuz", NULL);
-        i = g_build_filename(out, "initrd.gz", NULL);
+    GError *error = NULL;
+    for (guint i = 0; i < edits->len; i++) {
+        const char *e = g_ptr_array_index(edits, i);
+        if (g_str_has_prefix(e, "kernel=") || g_str_has_prefix(e, "initrd=") ||
+            g_str_has_prefix(e, "firmware=") || g_str_has_prefix(e, "cmdline=") ||
+            g_str_has_prefix(e, "serial="))
+            return ctl_usage("--demo brings its own kernel, initrd and cmdline (got --%.*s)",
+                             (int)(strchr(e, '=') - e), e);
     }
-    *kernel = g_steal_pointer(&k);
-    *initrd = g_steal_pointer(&i);
-    return TRUE;
+    if (disks->len)
+        return ctl_usage("--demo brings its own disk (got --disk)");
+    const char *builder = g_getenv("VMDESK_GUEST_BUILD");
+    if (!builder || !*builder)
+        builder = VMDESK_SOURCE_ROOT "/tests/lab/guest-build";
+    g_autoptr(VmdDefinition) def = vmd_library_create_demo(ctl->lib, name, builder, &error);
+    if (!def)
+        return ctl_fail(error);
+    g_ptr_array_add(edits, NULL);
+    if (edits->len > 1 &&
+        !vmd_library_edit(ctl->lib, name, (const char *const *)edits->pdata, &error)) {
+        vmd_library_delete(ctl->lib, name, TRUE, NULL);
+        return ctl_fail(error);
+    }
+    return EXIT_OK;
 }
 
 int ctl_cmd_create(Ctl *ctl, int argc, char **argv)
@@ -249,16 +235,9 @@ int ctl_cmd_create(Ctl *ctl, int argc, char **argv)
     if (!name) {
         return ctl_usage("create needs a VM name");
     }
+    if (demo)
+        return create_demo(ctl, name, edits, disks);
     g_autoptr(VmdDefinition) def = vmd_definition_new(name);
-    if (demo) {
-        g_autofree char *kernel = NULL, *initrd = NULL;
-        if (!find_demo_guest(&kernel, &initrd, &error)) {
-            return ctl_fail(error);
-        }
-        vmd_definition_set_kernel(def, kernel);
-        vmd_definition_set_initrd(def, initrd);
-        vmd_definition_set_cmdline(def, "console=ttyS0 panic=-1");
-    }
     for (guint i = 0; i < edits->len; i++) {
         const char *e = g_ptr_array_index(edits, i);
         const char *eq = strchr(e, '=');

@@ -582,10 +582,82 @@ static JsonNode *empty_object(void)
 }
 
 /* json-glib's generator escapes control characters, so its output never holds a newline. */
+static void append_string(GString *s, const char *str)
+{
+    g_string_append_c(s, '"');
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+        switch (*p) {
+        case '"': g_string_append(s, "\\\""); break;
+        case '\\': g_string_append(s, "\\\\"); break;
+        case '\n': g_string_append(s, "\\n"); break;
+        case '\r': g_string_append(s, "\\r"); break;
+        case '\t': g_string_append(s, "\\t"); break;
+        default:
+            if (*p < 0x20)
+                g_string_append_printf(s, "\\u%04x", *p);
+            else
+                g_string_append_c(s, (char)*p);
+        }
+    }
+    g_string_append_c(s, '"');
+}
+
+/*
+ * Our own writer rather than json_to_string: json-glib 1.6 writes some doubles as
+ * "7e+34.0", which is not JSON (the fuzzer found it). Strings are valid UTF-8 already.
+ */
 static void append_json(GString *s, JsonNode *node)
 {
-    g_autofree char *text = json_to_string(node, FALSE);
-    g_string_append(s, text);
+    switch (json_node_get_node_type(node)) {
+    case JSON_NODE_NULL:
+        g_string_append(s, "null");
+        return;
+    case JSON_NODE_OBJECT: {
+        JsonObject *o = json_node_get_object(node);
+        g_autoptr(GList) members = json_object_get_members(o);
+        g_string_append_c(s, '{');
+        for (GList *l = members; l; l = l->next) {
+            if (l != members)
+                g_string_append_c(s, ',');
+            append_string(s, l->data);
+            g_string_append_c(s, ':');
+            append_json(s, json_object_get_member(o, l->data));
+        }
+        g_string_append_c(s, '}');
+        return;
+    }
+    case JSON_NODE_ARRAY: {
+        JsonArray *a = json_node_get_array(node);
+        g_string_append_c(s, '[');
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            if (i)
+                g_string_append_c(s, ',');
+            append_json(s, json_array_get_element(a, i));
+        }
+        g_string_append_c(s, ']');
+        return;
+    }
+    case JSON_NODE_VALUE:
+        break;
+    }
+    GType t = json_node_get_value_type(node);
+    if (t == G_TYPE_BOOLEAN) {
+        g_string_append(s, json_node_get_boolean(node) ? "true" : "false");
+    } else if (t == G_TYPE_INT64) {
+        g_string_append_printf(s, "%" G_GINT64_FORMAT, json_node_get_int(node));
+    } else if (t == G_TYPE_DOUBLE) {
+        double d = json_node_get_double(node);
+        if (!isfinite(d)) {
+            g_string_append(s, "null");
+        } else {
+            char buf[G_ASCII_DTOSTR_BUF_SIZE];
+            g_string_append(s, g_ascii_formatd(buf, sizeof(buf), "%.17g", d));
+        }
+    } else if (t == G_TYPE_STRING) {
+        append_string(s, json_node_get_string(node));
+    } else {
+        g_string_append(s, "null");
+    }
 }
 
 static char *finish_line(GString *s, const char *id)

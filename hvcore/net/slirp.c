@@ -173,13 +173,25 @@ static gboolean poll_prepare(GSource *s, gint *timeout)
     /* Registered only now: appending above may have moved the array. */
     for (guint i = 0; i < sb->pollfds->len; i++)
         g_source_add_poll(s, &g_array_index(sb->pollfds, GPollFD, i));
-    if (t == UINT32_MAX) {
-        sb->deadline = -1;
-        *timeout = -1;
-    } else {
-        sb->deadline = g_source_get_time(s) + (gint64)t * 1000;
-        *timeout = (gint)MIN(t, (uint32_t)G_MAXINT);
+    /*
+     * A deadline only ever moves earlier until it is met: other sources wake the loop
+     * often (every kick), and pushing it back each time would starve slirp's timers.
+     */
+    gint64 now = g_source_get_time(s);
+    if (t != UINT32_MAX) {
+        gint64 d = now + (gint64)t * 1000;
+        if (sb->deadline < 0 || d < sb->deadline)
+            sb->deadline = d;
     }
+    if (sb->deadline < 0) {
+        *timeout = -1;
+        return FALSE;
+    }
+    if (sb->deadline <= now) {
+        *timeout = 0;
+        return TRUE;
+    }
+    *timeout = (gint)MIN((sb->deadline - now + 999) / 1000, G_MAXINT);
     return FALSE;
 }
 
@@ -197,6 +209,7 @@ static gboolean poll_dispatch(GSource *s, GSourceFunc cb, gpointer data)
     struct slirp_backend *sb = ((struct poll_source *)s)->sb;
     (void)cb;
     (void)data;
+    sb->deadline = -1;
     slirp_pollfds_poll(sb->slirp, 0, get_revents, sb);
     for (guint i = 0; i < sb->pollfds->len; i++)
         g_array_index(sb->pollfds, GPollFD, i).revents = 0;
@@ -222,6 +235,9 @@ static int slirp_send(struct hv_net_backend *be, const struct iovec *iov, unsign
         len += iov[i].iov_len;
     }
     slirp_input(sb->slirp, sb->txbuf, (int)len);
+    /* What the frame set off (an ARP answer releasing queued packets, a new socket) is
+     * sent by slirp_pollfds_poll: have it run on the next iteration. */
+    sb->deadline = 0;
     return 0;
 }
 

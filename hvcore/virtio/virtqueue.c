@@ -65,9 +65,9 @@ int hv_virtq_start(struct hv_virtq *q, const struct hv_memory *mem, bool indirec
     q->mem = mem;
     q->indirect = indirect;
     q->event_idx = event_idx;
+    /* Both indexes start at 0 (virtio 1.x, 2.7): the ring memory may hold stale data. */
     q->last_avail = 0;
-    q->used_idx = load16(q->used + 2);
-    q->last_avail = q->used_idx;
+    q->used_idx = 0;
     q->signalled_valid = false;
     q->inflight = 0;
     return 0;

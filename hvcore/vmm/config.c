@@ -102,8 +102,7 @@ static bool net_entry(struct conv *c, JsonNode *n, unsigned i)
 {
     if (!JSON_NODE_HOLDS_OBJECT(n))
         return fail(c, "net[%u]: expected an object", i);
-    JsonObject *o = json_object_ref(json_node_get_object(n));
-    g_autoptr(JsonObject) hold = o;
+    JsonObject *o = json_node_get_object(n);
     JsonNode *type = json_object_get_member(o, "type");
     if (!type || !JSON_NODE_HOLDS_VALUE(type) || json_node_get_value_type(type) != G_TYPE_STRING)
         return fail(c, "net[%u].type: expected \"user\" or \"tap\"", i);

@@ -224,8 +224,13 @@ static void test_push(struct fixture *f, gconstpointer data)
 static void test_index_wrap(struct fixture *f, gconstpointer data)
 {
     (void)data;
-    put16(f, USED_GPA + 2, 65534);
+    /* A fresh queue starts at 0 whatever the ring memory holds; run it up to 65534. */
+    put16(f, USED_GPA + 2, 12345);
     g_assert_cmpint(hv_virtq_start(&f->q, &f->mem, true, false, &f->why), ==, 0);
+    g_assert_cmpuint(f->q.last_avail, ==, 0);
+    g_assert_cmpuint(f->q.used_idx, ==, 0);
+    f->q.last_avail = f->q.used_idx = 65534;
+    put16(f, USED_GPA + 2, 65534);
     f->avail_idx = 65534;
     desc(f, 0, BUF_GPA, 8, 0, 0);
     for (unsigned i = 0; i < 4; i++)
@@ -673,8 +678,9 @@ static void test_event_idx_wrap(struct fixture *f, gconstpointer data)
 {
     (void)data;
     setup_size(f, QSIZE, true, true);
-    put16(f, USED_GPA + 2, 65535);
     g_assert_cmpint(hv_virtq_start(&f->q, &f->mem, true, true, &f->why), ==, 0);
+    f->q.used_idx = 65535;
+    put16(f, USED_GPA + 2, 65535);
     const uint64_t used_event = AVAIL_GPA + 4 + 2 * QSIZE;
     g_assert_true(hv_virtq_should_notify(&f->q)); /* first: signalled_used = 65535 */
     put16(f, used_event, 65535);

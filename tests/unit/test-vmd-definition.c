@@ -27,7 +27,9 @@ static void test_round_trip(void)
         " \"cmdline\": \"console=ttyS0 quiet\", \"serial\": \"unix:/run/x.sock\","
         " \"disks\": [{\"path\": \"/d/a.raw\", \"readonly\": true, \"cache\": \"none\","
         " \"serial\": \"SN1\"}, {\"path\": \"/d/b.raw\"}],"
-        " \"net\": [{\"type\": \"user\", \"mac\": \"52:54:00:12:34:56\"}],"
+        " \"net\": [{\"type\": \"user\", \"mac\": \"52:54:00:12:34:56\","
+        " \"hostfwd\": [\"tcp:127.0.0.1:2222-:22\", \"udp::5353-10.0.2.15:53\"]},"
+        " {\"type\": \"tap\", \"ifname\": \"tap0\"}],"
         " \"ksm\": true, \"hugepages\": true, \"no_reboot\": true}";
     g_autoptr(VmdDefinition) def = parse(doc, &error);
     g_assert_no_error(error);
@@ -51,6 +53,16 @@ static void test_round_trip(void)
     g_assert_true(vmd_definition_get_no_reboot(again));
     VmdNet *n = g_ptr_array_index(vmd_definition_get_net(again), 0);
     g_assert_cmpstr(n->mac, ==, "52:54:00:12:34:56");
+    g_assert_cmpuint(g_strv_length(n->hostfwd), ==, 2);
+    g_assert_cmpstr(n->hostfwd[1], ==, "udp::5353-10.0.2.15:53");
+    n = g_ptr_array_index(vmd_definition_get_net(again), 1);
+    g_assert_cmpstr(n->type, ==, "tap");
+    g_assert_cmpstr(n->ifname, ==, "tap0");
+    g_assert_null(n->hostfwd);
+    /* A copy keeps the lists. */
+    g_autoptr(VmdDefinition) dup = vmd_definition_copy(again, "web server");
+    g_autofree char *dup_text = vmd_definition_to_data(dup, NULL);
+    g_assert_cmpstr(text, ==, dup_text);
 
     /* Defaults: 512M, 1 vCPU, no cmdline stored (the VMM's default applies). */
     g_autoptr(VmdDefinition) min =
@@ -142,10 +154,31 @@ static const struct {
      " \"size\": 1}]}", "disks[0].size: unknown field"},
     {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"disks\": [{\"path\": \"/x\"},"
      " {\"path\": \"/x\"}]}", "disks[1].path '/x': the same file as disks[0]"},
+    {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"disks\": [{\"path\": \"/x\","
+     " \"cache\": \"writethrough\"}]}", "disks[0].cache 'writethrough': expected writeback or none"},
+    {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"vde\"}]}",
+     "net[0].type 'vde': expected user or tap"},
     {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"tap\"}]}",
-     "net[0].type 'tap': expected user"},
+     "net[0]: type tap needs ifname"},
+    {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"tap\","
+     " \"ifname\": \"tap-with-a-long-name\"}]}", "net[0].ifname 'tap-with-a-long-name'"},
+    {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"user\","
+     " \"ifname\": \"tap0\"}]}", "net[0].ifname 'tap0': only type tap"},
+    {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"tap\","
+     " \"ifname\": \"tap0\", \"hostfwd\": [\"tcp::2222-:22\"]}]}",
+     "net[0].hostfwd: only type user"},
+    {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"user\","
+     " \"hostfwd\": \"tcp::2222-:22\"}]}", "net[0].hostfwd \"tcp::2222-:22\": expected a list"},
+    {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"user\","
+     " \"hostfwd\": [22]}]}", "net[0].hostfwd[0] 22: expected a string"},
+    {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"user\","
+     " \"hostfwd\": [\"tcp::2222-:22\", \"tcp::0-:80\"]}]}", "net[0].hostfwd[1] 'tcp::0-:80'"},
+    {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"user\","
+     " \"hostfwd\": [\"sctp::1-:2\"]}]}", "net[0].hostfwd[0] 'sctp::1-:2'"},
+    {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"user\","
+     " \"hostfwd\": [\"tcp:localhost:1-:2\"]}]}", "net[0].hostfwd[0] 'tcp:localhost:1-:2'"},
     {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{}]}",
-     "net[0].type '': expected user"},
+     "net[0].type '': expected user or tap"},
     {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"user\","
      " \"mac\": \"01:00:00:00:00:01\"}]}", "net[0].mac '01:00:00:00:00:01'"},
     {"{\"schema\": 1, \"name\": \"a\", \"firmware\": \"/f\", \"net\": [{\"type\": \"user\","

@@ -339,19 +339,19 @@ static void test_start_refusals(Fixture *f, gconstpointer data)
     VmdDisk *d = g_new0(VmdDisk, 1);
     d->path = g_strdup("/x.raw");
     g_ptr_array_add(vmd_definition_get_disks(def), d);
+    /* A missing disk is named before anything is spawned. */
     g_assert_false(vmd_machine_start(m, def, "/bin/true", &error));
-    g_assert_error(error, VMD_ERROR, VMD_ERROR_UNSUPPORTED);
-    g_assert_nonnull(strstr(error->message, "no --disk yet"));
+    g_assert_error(error, VMD_ERROR, VMD_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "disks[0].path '/x.raw': No such file"));
     g_clear_error(&error);
     g_ptr_array_set_size(vmd_definition_get_disks(def), 0);
 
-    VmdNet *n = g_new0(VmdNet, 1);
-    n->type = g_strdup("user");
-    g_ptr_array_add(vmd_definition_get_net(def), n);
-    g_assert_false(vmd_machine_start(m, def, "/bin/true", &error));
-    g_assert_error(error, VMD_ERROR, VMD_ERROR_UNSUPPORTED);
+    /* The definition of another VM cannot start this one. */
+    g_autoptr(VmdDefinition) other = vmd_definition_new("other");
+    vmd_definition_set_firmware(other, f->firmware);
+    g_assert_false(vmd_machine_start(m, other, "/bin/true", &error));
+    g_assert_error(error, VMD_ERROR, VMD_ERROR_INVALID);
     g_clear_error(&error);
-    g_ptr_array_set_size(vmd_definition_get_net(def), 0);
 
     vmd_definition_set_firmware(def, "/nonexistent/fw.bin");
     g_assert_false(vmd_machine_start(m, def, "/bin/true", &error));
