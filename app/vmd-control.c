@@ -3,6 +3,7 @@
 #include "vmd-control.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -68,6 +69,28 @@ static JsonObject *parse_object(const char *line, JsonParser *parser)
     return root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
 }
 
+/* The commands of a greeting line, or NULL if it is not one (transfer full). */
+static GStrv parse_greeting(const char *line)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *root = parse_object(line, parser);
+    JsonObject *vmdesk = root && json_object_has_member(root, "vmdesk")
+                             ? json_object_get_object_member(root, "vmdesk") : NULL;
+    JsonArray *cmds = vmdesk && json_object_has_member(vmdesk, "commands")
+                          ? json_object_get_array_member(vmdesk, "commands") : NULL;
+    if (!cmds)
+        return NULL;
+    GStrvBuilder *b = g_strv_builder_new();
+    for (guint i = 0; i < json_array_get_length(cmds); i++) {
+        const char *c = json_array_get_string_element(cmds, i);
+        if (c)
+            g_strv_builder_add(b, c);
+    }
+    GStrv out = g_strv_builder_end(b);
+    g_strv_builder_unref(b);
+    return out;
+}
+
 VmdControl *vmd_control_connect(const char *path, guint timeout_ms, GError **error)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -101,25 +124,12 @@ VmdControl *vmd_control_connect(const char *path, guint timeout_ms, GError **err
     g_autofree char *line = NULL;
     if (!read_line(ctl, &line, error))
         return NULL;
-    g_autoptr(JsonParser) parser = json_parser_new();
-    JsonObject *root = parse_object(line, parser);
-    JsonObject *vmdesk = root && json_object_has_member(root, "vmdesk")
-                             ? json_object_get_object_member(root, "vmdesk") : NULL;
-    JsonArray *cmds = vmdesk && json_object_has_member(vmdesk, "commands")
-                          ? json_object_get_array_member(vmdesk, "commands") : NULL;
-    if (!cmds) {
+    ctl->commands = parse_greeting(line);
+    if (!ctl->commands) {
         g_set_error(error, VMD_ERROR, VMD_ERROR_VMM, "%s: not a vmdesk-vmm greeting: %.80s",
                     path, line);
         return NULL;
     }
-    GStrvBuilder *b = g_strv_builder_new();
-    for (guint i = 0; i < json_array_get_length(cmds); i++) {
-        const char *c = json_array_get_string_element(cmds, i);
-        if (c)
-            g_strv_builder_add(b, c);
-    }
-    ctl->commands = g_strv_builder_end(b);
-    g_strv_builder_unref(b);
     return g_steal_pointer(&ctl);
 }
 
@@ -198,5 +208,115 @@ JsonNode *vmd_control_execute(VmdControl *ctl, const char *command, JsonObject *
             return json_node_copy(ret);
         g_autoptr(JsonObject) empty = json_object_new();
         return json_node_init_object(json_node_alloc(), empty);
+    }
+}
+
+void vmd_status_probe_clear(VmdStatusProbe *probe)
+{
+    g_clear_pointer(&probe->commands, g_strfreev);
+    g_clear_pointer(&probe->state, g_free);
+}
+
+#define PROBE_REQUEST "{\"execute\": \"query-status\", \"id\": 1}\n"
+
+/* Starts one probe: connected and asked, or failed (fd -1). */
+static int probe_open(VmdStatusProbe *probe)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(probe->path) >= sizeof(addr.sun_path))
+        return -1;
+    strcpy(addr.sun_path, probe->path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    /* A unix connect completes at once or fails; the request needs no greeting first. */
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        send(fd, PROBE_REQUEST, strlen(PROBE_REQUEST), MSG_NOSIGNAL) < 0) {
+        close(fd);
+        return -1;
+    }
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+        probe->pid = cred.pid;
+    return fd;
+}
+
+/* Takes the complete lines of BUF; TRUE once the probe has its answer. */
+static gboolean probe_lines(VmdStatusProbe *probe, GString *buf)
+{
+    char *nl;
+    while ((nl = memchr(buf->str, '\n', buf->len))) {
+        g_autofree char *line = g_strndup(buf->str, (gsize)(nl - buf->str));
+        g_string_erase(buf, 0, nl - buf->str + 1);
+        if (!probe->commands) {
+            probe->commands = parse_greeting(line);
+            if (!probe->commands)
+                return TRUE; /* not a vmdesk-vmm */
+            continue;
+        }
+        g_autoptr(JsonParser) parser = json_parser_new();
+        JsonObject *o = parse_object(line, parser);
+        if (!o || !json_object_has_member(o, "id"))
+            continue; /* an event */
+        JsonObject *ret = json_object_has_member(o, "return")
+                              ? json_object_get_object_member(o, "return") : NULL;
+        const char *st = ret ? json_object_get_string_member_with_default(ret, "state", NULL)
+                             : NULL;
+        probe->state = g_strdup(st);
+        return TRUE;
+    }
+    return FALSE;
+}
+
+void vmd_control_probe_status(VmdStatusProbe *probes, guint n, guint timeout_ms)
+{
+    g_autofree struct pollfd *fds = g_new0(struct pollfd, n);
+    g_autofree GString **bufs = g_new0(GString *, n);
+    guint open = 0;
+
+    for (guint i = 0; i < n; i++) {
+        probes[i].pid = 0;
+        fds[i].fd = probe_open(&probes[i]);
+        fds[i].events = POLLIN;
+        if (fds[i].fd >= 0) {
+            bufs[i] = g_string_new(NULL);
+            open++;
+        }
+    }
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (open > 0) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+        if (left <= 0)
+            break;
+        int r = poll(fds, n, (int)MIN(left, G_MAXINT));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        for (guint i = 0; i < n; i++) {
+            if (fds[i].fd < 0 || !fds[i].revents)
+                continue;
+            char chunk[4096];
+            ssize_t got = read(fds[i].fd, chunk, sizeof(chunk));
+            if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            gboolean done = got <= 0;
+            if (got > 0) {
+                g_string_append_len(bufs[i], chunk, got);
+                done = probe_lines(&probes[i], bufs[i]);
+            }
+            if (done) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open--;
+            }
+        }
+    }
+    for (guint i = 0; i < n; i++) {
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+        if (bufs[i])
+            g_string_free(bufs[i], TRUE);
     }
 }

@@ -30,4 +30,21 @@ pid_t vmd_control_get_pid(VmdControl *ctl);
 JsonNode *vmd_control_execute(VmdControl *ctl, const char *command, JsonObject *arguments,
                               GError **error);
 
+/* One VMM's state, asked by vmd_control_probe_status. */
+typedef struct {
+    const char *path; /* the control socket */
+    pid_t pid;        /* the VMM's process id, or 0 when it did not connect */
+    GStrv commands;   /* from its greeting, or NULL */
+    char *state;      /* query-status's "state", or NULL without an answer */
+} VmdStatusProbe;
+
+void vmd_status_probe_clear(VmdStatusProbe *probe);
+
+/*
+ * Asks every VMM in PROBES for its state at once: all sockets are connected and sent
+ * "query-status" before any answer is awaited, so N VMs cost one round trip, not N.
+ * Waits at most `timeout_ms` in all.
+ */
+void vmd_control_probe_status(VmdStatusProbe *probes, guint n, guint timeout_ms);
+
 G_END_DECLS
