@@ -261,7 +261,8 @@ static gboolean probe_lines(VmdStatusProbe *probe, GString *buf)
             continue; /* an event */
         JsonObject *ret = json_object_has_member(o, "return")
                               ? json_object_get_object_member(o, "return") : NULL;
-        const char *st = ret ? json_object_get_string_member_with_default(ret, "state", NULL)
+        const char *st = ret ? json_object_get_string_member_with_default(ret, "state",
+                                                                          "running")
                              : NULL;
         probe->state = g_strdup(st);
         return TRUE;

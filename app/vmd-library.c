@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vmd-fileutil.h"
+#include "vmd-machine-private.h"
 
 struct _VmdLibrary {
     GObject parent_instance;
@@ -374,18 +375,39 @@ static void relay_state(VmdMachine *m, gpointer data)
     g_signal_emit(data, signals[SIGNAL_MACHINE_STATE_CHANGED], 0, m);
 }
 
-VmdMachine *vmd_library_get_machine(VmdLibrary *lib, const char *name)
+static VmdMachine *get_machine(VmdLibrary *lib, const char *name, gboolean *is_new)
 {
-    g_return_val_if_fail(VMD_IS_LIBRARY(lib), NULL);
     VmdMachine *m = g_hash_table_lookup(lib->machines, name);
+    *is_new = m == NULL;
     if (!m) {
-        m = vmd_machine_new(name, lib->runtime_dir, lib->state_dir);
+        m = vmd_machine_new_unread(name, lib->runtime_dir, lib->state_dir);
         g_signal_connect_object(m, "state-changed", G_CALLBACK(relay_state), lib, 0);
         g_hash_table_insert(lib->machines, g_strdup(name), m);
         if (lib->runtime_monitor)
             vmd_machine_set_watching(m, TRUE);
     }
     return m;
+}
+
+VmdMachine *vmd_library_get_machine(VmdLibrary *lib, const char *name)
+{
+    g_return_val_if_fail(VMD_IS_LIBRARY(lib), NULL);
+    gboolean is_new;
+    VmdMachine *m = get_machine(lib, name, &is_new);
+    if (is_new)
+        vmd_machine_refresh(m);
+    return m;
+}
+
+GPtrArray *vmd_library_get_machines(VmdLibrary *lib, const char *const *names)
+{
+    g_return_val_if_fail(VMD_IS_LIBRARY(lib), NULL);
+    GPtrArray *out = g_ptr_array_new();
+    gboolean is_new;
+    for (guint i = 0; names && names[i]; i++)
+        g_ptr_array_add(out, get_machine(lib, names[i], &is_new));
+    vmd_machine_refresh_many((VmdMachine *const *)out->pdata, out->len);
+    return out;
 }
 
 static void on_vms_changed(GFileMonitor *mon, GFile *file, GFile *other, GFileMonitorEvent ev,

@@ -58,6 +58,9 @@ char *vmd_library_create_disk(VmdLibrary *lib, const char *file, guint64 size, G
 
 /* The machine of NAME, one object per name for the library's lifetime (transfer none). */
 VmdMachine *vmd_library_get_machine(VmdLibrary *lib, const char *name);
+/* The machines of NAMES, their states freshly read together (vmd_machine_refresh_many):
+ * what a list of all VMs needs (transfer container, elements none). */
+GPtrArray *vmd_library_get_machines(VmdLibrary *lib, const char *const *names);
 
 /*
  * Watches the definitions folder and the runtime folder, so that VMs defined, started or

@@ -51,6 +51,8 @@ const char *const *vmd_machine_get_commands(VmdMachine *m);
  * when it differs from the last one seen.
  */
 void vmd_machine_refresh(VmdMachine *m);
+/* vmd_machine_refresh of N machines, with every running VMM asked at once. */
+void vmd_machine_refresh_many(VmdMachine *const *machines, guint n);
 
 /*
  * Keeps a connection to the running VM's control socket on the thread-default main

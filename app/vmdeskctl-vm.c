@@ -43,6 +43,10 @@ int ctl_cmd_list(Ctl *ctl, int argc, char **argv)
     if (!names)
         return ctl_fail(error);
     g_auto(GStrv) extra = vmd_library_list_undefined_running(ctl->lib);
+    /* Every state read at once (the running VMMs asked in parallel); below they are cached. */
+    g_autoptr(GPtrArray) machines = vmd_library_get_machines(ctl->lib, (const char *const *)names);
+    g_autoptr(GPtrArray) extra_machines =
+        vmd_library_get_machines(ctl->lib, (const char *const *)extra);
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_array(b);
     if (!ctl->json && (names[0] || extra[0]))

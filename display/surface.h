@@ -54,6 +54,17 @@ void hv_surface_lock(struct hv_surface *s, uint32_t *width, uint32_t *height, ui
 void hv_surface_unlock(struct hv_surface *s);
 
 /*
+ * Dynamic resolution. A consumer calls hv_surface_request_size with the size its viewer's
+ * window would like (main-loop thread); a device that can follow it (virtio-gpu) has set a
+ * handler, which is called at once on the same thread and then tells the guest. Devices
+ * that cannot (bochs-display) set none, and the request is only remembered.
+ */
+void hv_surface_request_size(struct hv_surface *s, uint32_t width, uint32_t height);
+void hv_surface_set_resize_handler(struct hv_surface *s,
+                                   void (*fn)(void *opaque, uint32_t width, uint32_t height),
+                                   void *opaque);
+
+/*
  * Merges `r` into a list of at most `max` rectangles: overlapping or nearby ones are
  * united so the list stays short. Returns the new count. (Exposed for unit tests.)
  */

@@ -16,6 +16,7 @@ static const char usage[] =
     "                  [--disk path=FILE[,readonly=on][,cache=writeback|none][,serial=S]]...\n"
     "                  [--net user[,hostfwd=...][,mac=MAC] | --net tap,ifname=NAME[,mac=MAC]]...\n"
     "                  [--console BACKEND] [--no-reboot] [--ksm] [--hugepages]\n"
+    "                  [--gpu bochs|virtio]\n"
     "\n"
     "Runs one virtual machine on KVM.\n"
     "\n"
@@ -36,6 +37,8 @@ static const char usage[] =
     "  --no-reboot        exit (status 0) when the guest resets instead of rebooting\n"
     "  --ksm              let KSM merge identical guest pages (MADV_MERGEABLE)\n"
     "  --hugepages        back guest RAM with transparent huge pages\n"
+    "  --gpu KIND         the display device: bochs (bochs-display, the default when a\n"
+    "                     display is requested) or virtio (virtio-gpu, 2D)\n"
     "  --help, --version\n"
     "\n"
     "In --serial stdio mode, Ctrl-A X quits and Ctrl-A A sends Ctrl-A.\n";
@@ -80,7 +83,7 @@ int hv_parse_size(const char *text, uint64_t *bytes)
 enum opt {
     OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_FIRMWARE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
     OPT_CONTROL, OPT_NO_REBOOT, OPT_KSM, OPT_HUGEPAGES, OPT_HELP, OPT_VERSION, OPT_DISK,
-    OPT_NET, OPT_CONSOLE, OPT_CONFIG,
+    OPT_NET, OPT_CONSOLE, OPT_CONFIG, OPT_GPU,
 };
 
 static const struct {
@@ -101,6 +104,7 @@ static const struct {
     {"net", OPT_NET, true, "--net user"},
     {"console", OPT_CONSOLE, true, "--console unix:console.sock"},
     {"config", OPT_CONFIG, true, "--config vm.json"},
+    {"gpu", OPT_GPU, true, "--gpu bochs"},
     {"no-reboot", OPT_NO_REBOOT, false, NULL},
     {"ksm", OPT_KSM, false, NULL},
     {"hugepages", OPT_HUGEPAGES, false, NULL},
@@ -204,6 +208,16 @@ static int apply(struct hv_config *cfg, enum opt opt, const char *flag, const ch
         }
         cfg->has_console = true;
         return 0;
+    case OPT_GPU:
+        if (!strcmp(value, "bochs"))
+            cfg->gpu = HV_GPU_BOCHS;
+        else if (!strcmp(value, "virtio"))
+            cfg->gpu = HV_GPU_VIRTIO;
+        else {
+            *err = g_strdup_printf("--gpu '%s': expected bochs or virtio", value);
+            return -EINVAL;
+        }
+        return 0;
     case OPT_CONFIG: /* expanded by parse_list */
         return -EINVAL;
     case OPT_NO_REBOOT: cfg->no_reboot = true; return 0;
@@ -256,7 +270,15 @@ static int check(struct hv_config *cfg, char **err)
             }
     if (cfg->kernel && !cfg->cmdline)
         cfg->cmdline = g_strdup(HV_DEFAULT_CMDLINE);
+    if (cfg->gpu == HV_GPU_NONE && hv_config_wants_display(cfg))
+        cfg->gpu = HV_GPU_BOCHS;
     return 0;
+}
+
+bool hv_config_wants_display(const struct hv_config *cfg)
+{
+    /* Each display consumer's flag joins this list. */
+    return cfg->gpu != HV_GPU_NONE;
 }
 
 static int parse_list(int argc, char **argv, int first, struct hv_config *cfg, bool nested,

@@ -12,6 +12,9 @@
 #define HV_DEFAULT_CMDLINE "console=ttyS0"
 #define HV_MAX_CPUS 255
 
+/* The display device (--gpu); NONE unless a display is requested. */
+enum hv_gpu_kind { HV_GPU_NONE, HV_GPU_BOCHS, HV_GPU_VIRTIO };
+
 struct hv_config {
     char *kernel;
     char *initrd;
@@ -31,6 +34,7 @@ struct hv_config {
     unsigned nr_nics;
     bool has_console; /* virtio-console (hvc0) */
     struct hv_chardev_spec console;
+    enum hv_gpu_kind gpu;
 };
 
 enum {
@@ -45,6 +49,8 @@ enum {
  */
 int hv_args_parse(int argc, char **argv, struct hv_config *cfg, char **err);
 void hv_config_clear(struct hv_config *cfg);
+/* Whether the VM gets a screen: --gpu, or a display consumer (--vnc, --spice, --display). */
+bool hv_config_wants_display(const struct hv_config *cfg);
 
 /* "512M", "2G", "1048576K", "64" (MiB). Returns 0 or -EINVAL (bad syntax, overflow). */
 int hv_parse_size(const char *text, uint64_t *bytes);

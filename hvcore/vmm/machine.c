@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* One PC-like machine: guest RAM, vCPUs, legacy devices, boot, and its run loop. */
 #include "vmm/machine.h"
+#include "vmm/machine-private.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -21,316 +22,7 @@
 #include "x86/cpu-setup.h"
 #include "x86/e820.h"
 
-#define COM1_BASE 0x3f8
-#define COM1_IRQ 4
-#define POST_PORT 0x80
-#define FIRMWARE_MAX HV_MiB(16)
 #define UART_FLUSH_MS 10
-
-enum { EXIT_OK = 0, EXIT_FAILURE_RUNTIME = 1, EXIT_USAGE = 2 };
-
-/* ---- guest files ---- */
-
-static GMappedFile *map_file(const char *flag, const char *path, char **err)
-{
-    GError *error = NULL;
-    GMappedFile *f = g_mapped_file_new(path, FALSE, &error);
-    if (!f) {
-        *err = g_strdup_printf("%s %s: %s", flag, path, error->message);
-        g_error_free(error);
-    }
-    return f;
-}
-
-static int load_firmware(struct hv_machine *m, char **err)
-{
-    g_autoptr(GMappedFile) f = map_file("--firmware", m->cfg->firmware, err);
-    if (!f)
-        return -ENOENT;
-    size_t size = g_mapped_file_get_length(f);
-    if (size == 0 || size % 4096 || size > FIRMWARE_MAX) {
-        *err = g_strdup_printf("--firmware %s is %zu bytes: expected a non-empty multiple of "
-                               "4 KiB, at most 16 MiB", m->cfg->firmware, size);
-        return -EINVAL;
-    }
-    /* A private copy: the guest sees it read-only, and the file may change on disk. */
-    m->firmware = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m->firmware == MAP_FAILED) {
-        m->firmware = NULL;
-        *err = g_strdup_printf("cannot allocate %zu bytes for the firmware", size);
-        return -ENOMEM;
-    }
-    memcpy(m->firmware, g_mapped_file_get_contents(f), size);
-    m->firmware_size = size;
-    return 0;
-}
-
-static int open_kernel(struct hv_machine *m, char **err)
-{
-    m->kernel_file = map_file("--kernel", m->cfg->kernel, err);
-    if (!m->kernel_file)
-        return -ENOENT;
-    char *why = NULL;
-    if (hv_bzimage_parse(g_mapped_file_get_contents(m->kernel_file),
-                         g_mapped_file_get_length(m->kernel_file), &m->bz, &why) < 0) {
-        *err = g_strdup_printf("--kernel %s %s", m->cfg->kernel, why);
-        g_free(why);
-        return -EINVAL;
-    }
-    if (m->cfg->initrd) {
-        m->initrd_file = map_file("--initrd", m->cfg->initrd, err);
-        if (!m->initrd_file)
-            return -ENOENT;
-    }
-    return 0;
-}
-
-/* Writes the ACPI tables, the kernel, the initrd and the zero page into guest RAM. */
-static int load_kernel(struct hv_machine *m, char **err)
-{
-    struct hv_e820_entry e820[HV_E820_MAX];
-    unsigned n = hv_e820_build(&m->mem.layout, e820, HV_E820_MAX);
-
-    const struct hv_mem_region *last = &m->mem.layout.regions[m->mem.layout.nr_regions - 1];
-    struct hv_acpi_config acpi = {.nr_vcpus = m->cfg->cpus, .pci = true,
-                                  .mmio64_start = hv_pci_mmio64_start(last->gpa + last->size)};
-    size_t area = HV_BIOS_ALIAS_END - HV_BIOS_AREA_START;
-    void *tables = hv_memory_ptr(&m->mem, HV_BIOS_AREA_START, area);
-    if (!tables || hv_acpi_build(tables, area, HV_BIOS_AREA_START, &acpi) < 0) {
-        *err = g_strdup("the ACPI tables do not fit in the BIOS area");
-        return -ENOSPC;
-    }
-    if (hv_x86_write_boot_tables(&m->mem) < 0) {
-        *err = g_strdup("cannot write the boot page tables");
-        return -EFAULT;
-    }
-    struct hv_boot_request req = {
-        .cmdline = m->cfg->cmdline,
-        .initrd = m->initrd_file ? g_mapped_file_get_contents(m->initrd_file) : NULL,
-        .initrd_size = m->initrd_file ? g_mapped_file_get_length(m->initrd_file) : 0,
-        .initrd_name = m->cfg->initrd,
-        .rsdp = HV_BIOS_AREA_START,
-        .e820 = e820,
-        .e820_entries = n,
-    };
-    struct hv_boot_info info;
-    char *why = NULL;
-    int r = hv_bzimage_load(&m->mem, &m->bz, &req, &info, &why);
-    if (r < 0) {
-        /* Messages about the initrd or the command line name their flag themselves. */
-        if (g_str_has_prefix(why, "--"))
-            *err = g_steal_pointer(&why);
-        else
-            *err = g_strdup_printf("--kernel %s %s", m->cfg->kernel, why);
-        g_free(why);
-        return r;
-    }
-    return 0;
-}
-
-/* ---- vCPU set-up, on each vCPU's own thread ---- */
-
-static int setup_vcpu(struct hv_vcpu *vcpu, void *opaque)
-{
-    struct hv_machine *m = opaque;
-    g_autofree struct kvm_cpuid2 *cpuid =
-        hv_cpuid_for_vcpu(&m->cpuid, vcpu->id, m->cfg->cpus, m->host.tsc_deadline);
-    const char *what = NULL;
-    int r;
-
-    if ((r = hv_x86_set_cpuid(vcpu->fd, cpuid)) < 0)
-        what = "KVM_SET_CPUID2";
-    else if (m->cfg->kernel) {
-        /* Direct kernel boot: the state firmware would have left behind. */
-        if ((r = hv_x86_setup_msrs(vcpu->fd)) < 0)
-            what = "KVM_SET_MSRS";
-        else if ((r = hv_x86_setup_fpu(vcpu->fd)) < 0)
-            what = "KVM_SET_FPU";
-        else if ((r = hv_x86_setup_lapic(vcpu->fd)) < 0)
-            what = "KVM_SET_LAPIC";
-        else if (vcpu->id == 0 &&
-                 (r = hv_x86_setup_long_mode(vcpu->fd, HV_BOOT_KERNEL + 0x200,
-                                             HV_BOOT_ZERO_PAGE)) < 0)
-            what = "setting up long mode";
-    }
-    if (r < 0)
-        hv_vm_request(&m->vm, HV_REQ_CRASH,
-                      g_strdup_printf("cannot set up vCPU %u: %s: %s", vcpu->id, what,
-                                      g_strerror(-r)));
-    return r;
-}
-
-/* ---- devices ---- */
-
-static void uart_set_irq(void *opaque, int level)
-{
-    struct hv_machine *m = opaque;
-    hv_vm_set_irq(&m->vm, COM1_IRQ, level);
-}
-
-static void uart_tx(void *opaque, const uint8_t *buf, size_t len)
-{
-    struct hv_machine *m = opaque;
-    if (m->serial)
-        hv_chardev_write(m->serial, buf, len);
-}
-
-static void uart_io_read(void *opaque, uint64_t offset, void *data, unsigned len)
-{
-    struct hv_machine *m = opaque;
-    memset(data, 0, len);
-    *(uint8_t *)data = hv_uart_read(m->uart, (unsigned)offset);
-}
-
-static void uart_io_write(void *opaque, uint64_t offset, const void *data, unsigned len)
-{
-    struct hv_machine *m = opaque;
-    (void)len;
-    hv_uart_write(m->uart, (unsigned)offset, *(const uint8_t *)data);
-}
-
-static const struct hv_io_ops uart_io_ops = {
-    .read = uart_io_read,
-    .write = uart_io_write,
-};
-
-/* Port 0x80 takes POST codes and Linux's I/O delays; nothing to do with them. */
-static const struct hv_io_ops post_ops = {0};
-
-static int create_uart(struct hv_machine *m)
-{
-    struct hv_uart_callbacks cb = {.set_irq = uart_set_irq, .tx = uart_tx, .opaque = m};
-    m->uart = hv_uart_new(&cb);
-    return m->uart ? 0 : -ENOMEM;
-}
-
-/* Bad input: each --disk image must exist, be usable and not be locked by another VM. */
-static int open_disks(struct hv_machine *m, char **err)
-{
-    for (unsigned i = 0; i < m->cfg->nr_disks; i++) {
-        int r = hv_raw_open(&m->cfg->disks[i], &m->disk_images[i], err);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-static int add_disks(struct hv_machine *m, char **err)
-{
-    for (unsigned i = 0; i < m->cfg->nr_disks; i++) {
-        struct hv_virtio_blk *blk;
-        struct hv_raw *raw = g_steal_pointer(&m->disk_images[i]);
-        int r = hv_virtio_blk_new(raw, &m->vm, &m->mem, &blk, err);
-        if (r < 0)
-            return r;
-        if ((r = hv_virtio_add(hv_virtio_blk_dev(blk), &m->pci)) < 0) {
-            hv_virtio_blk_device_ops.destroy(blk);
-            *err = g_strdup_printf("cannot add virtio-blk for --disk path=%s: %s",
-                                   m->cfg->disks[i].path, g_strerror(-r));
-            return r;
-        }
-        char id[16];
-        snprintf(id, sizeof(id), "disk%u", i);
-        hv_machine_add_device(m, &hv_virtio_blk_device_ops, blk, id);
-    }
-    return 0;
-}
-
-/* Always there: the balloon; with --console, hvc0 (its backend is opened with the files). */
-static int add_balloon_console(struct hv_machine *m, char **err)
-{
-    int r;
-    struct hv_virtio_balloon *bal = g_new0(struct hv_virtio_balloon, 1);
-    if ((r = hv_virtio_balloon_init(bal, &m->vm, &m->mem)) < 0 ||
-        (r = hv_virtio_add(&bal->dev, &m->pci)) < 0) {
-        hv_virtio_destroy(&bal->dev);
-        g_free(bal);
-        *err = g_strdup_printf("cannot add virtio-balloon: %s", g_strerror(-r));
-        return r;
-    }
-    hv_machine_add_device(m, &hv_virtio_balloon_device_ops, bal, "balloon0");
-    m->balloon = bal;
-    if (!m->cfg->has_console)
-        return 0;
-    struct hv_virtio_console *con = g_new0(struct hv_virtio_console, 1);
-    if ((r = hv_virtio_console_init(con, &m->vm, &m->mem)) < 0 ||
-        (r = hv_virtio_add(&con->dev, &m->pci)) < 0) {
-        hv_virtio_destroy(&con->dev);
-        g_free(con);
-        *err = g_strdup_printf("cannot add virtio-console: %s", g_strerror(-r));
-        return r;
-    }
-    hv_machine_add_device(m, &hv_virtio_console_device_ops, con, "console0");
-    m->console = con;
-    return 0;
-}
-
-/* Bad input: each --net backend must start (a free host port, a usable tap). */
-static int open_nics(struct hv_machine *m, char **err)
-{
-    for (unsigned i = 0; i < m->cfg->nr_nics; i++) {
-        m->nic_backends[i] = hv_virtio_net_open_backend(&m->cfg->nics[i], i, err);
-        if (!m->nic_backends[i])
-            return -EINVAL;
-    }
-    return 0;
-}
-
-static int add_nics(struct hv_machine *m, char **err)
-{
-    for (unsigned i = 0; i < m->cfg->nr_nics; i++) {
-        struct hv_virtio_net *net;
-        int r = hv_virtio_net_new(g_steal_pointer(&m->nic_backends[i]), &m->cfg->nics[i], i,
-                                  m->cfg->control, &m->vm, &m->mem, &net, err);
-        if (r < 0)
-            return r;
-        if ((r = hv_virtio_add(&net->dev, &m->pci)) < 0) {
-            hv_virtio_net_device_ops.destroy(net);
-            *err = g_strdup_printf("cannot add virtio-net net%u: %s", i, g_strerror(-r));
-            return r;
-        }
-        hv_machine_add_device(m, &hv_virtio_net_device_ops, net, net->id);
-    }
-    return 0;
-}
-
-static int register_devices(struct hv_machine *m, char **err)
-{
-    int r = create_uart(m);
-    if (r == 0)
-        r = hv_iobus_register(&m->vm.pio, COM1_BASE, 8, &uart_io_ops, m);
-    if (r == 0)
-        r = hv_iobus_register(&m->vm.pio, POST_PORT, 1, &post_ops, m);
-    if (r == 0)
-        r = hv_i8042_register(&m->vm);
-    if (r == 0)
-        r = hv_acpi_pm_register(&m->pm, &m->vm);
-    if (r < 0) {
-        *err = g_strdup_printf("cannot register the legacy devices: %s", g_strerror(-r));
-        return r;
-    }
-    uint64_t ram_top = m->mem.layout.regions[m->mem.layout.nr_regions - 1].gpa +
-                       m->mem.layout.regions[m->mem.layout.nr_regions - 1].size;
-    if ((r = hv_pci_init(&m->pci, &m->vm, ram_top)) < 0) {
-        *err = g_strdup_printf("cannot set up the PCI bus: %s", g_strerror(-r));
-        return r;
-    }
-    m->pci_ready = true;
-    struct hv_virtio_rng *rng = g_new0(struct hv_virtio_rng, 1);
-    if ((r = hv_virtio_rng_init(rng, &m->vm, &m->mem)) < 0 ||
-        (r = hv_virtio_add(&rng->dev, &m->pci)) < 0) {
-        hv_virtio_destroy(&rng->dev);
-        g_free(rng);
-        *err = g_strdup_printf("cannot add virtio-rng: %s", g_strerror(-r));
-        return r;
-    }
-    hv_machine_add_device(m, &hv_virtio_rng_device_ops, rng, "rng0");
-    if ((r = add_balloon_console(m, err)) < 0)
-        return r;
-    if ((r = add_disks(m, err)) < 0)
-        return r;
-    return add_nics(m, err);
-}
 
 /* ---- memory and VM ---- */
 
@@ -620,11 +312,11 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
     m->signal_sources[2] = g_unix_signal_add(SIGHUP, on_signal, m);
 
     /* Bad input first: nothing has been opened or created yet. */
-    if (cfg->firmware ? load_firmware(m, err) < 0 : open_kernel(m, err) < 0)
+    if (cfg->firmware ? hv_machine_load_firmware(m, err) < 0 : hv_machine_open_kernel(m, err) < 0)
         return EXIT_USAGE;
-    if (open_disks(m, err) < 0)
+    if (hv_machine_open_disks(m, err) < 0)
         return EXIT_USAGE;
-    if (open_nics(m, err) < 0)
+    if (hv_machine_open_nics(m, err) < 0)
         return EXIT_USAGE;
 
     if (hv_host_open(&m->host, err) < 0)
@@ -639,16 +331,16 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
     if (hv_vm_init(&m->vm, &m->host, err) < 0)
         return EXIT_FAILURE_RUNTIME;
     m->vm_ready = true;
-    m->vm.vcpu_setup = setup_vcpu;
+    m->vm.vcpu_setup = hv_machine_setup_vcpu;
     m->vm.vcpu_setup_opaque = m;
     if (map_memory(m, err) < 0)
         return EXIT_FAILURE_RUNTIME;
     if (cfg->kernel) {
-        int r = load_kernel(m, err);
+        int r = hv_machine_load_kernel(m, err);
         if (r < 0)
             return r == -ENOSPC || r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
     }
-    if (register_devices(m, err) < 0)
+    if (hv_machine_register_devices(m, err) < 0)
         return EXIT_FAILURE_RUNTIME;
 
     /* Files last, so a failure above leaves nothing behind. */
@@ -683,7 +375,7 @@ static int reset_machine(struct hv_machine *m, char **err)
         return r;
     hv_uart_free(m->uart);
     m->uart = NULL;
-    if ((r = create_uart(m)) < 0) {
+    if ((r = hv_machine_create_uart(m)) < 0) {
         *err = g_strdup("out of memory");
         return r;
     }
@@ -693,7 +385,7 @@ static int reset_machine(struct hv_machine *m, char **err)
         if (d->ops->reset)
             d->ops->reset(d->impl);
     }
-    if (m->cfg->kernel && (r = load_kernel(m, err)) < 0)
+    if (m->cfg->kernel && (r = hv_machine_load_kernel(m, err)) < 0)
         return r;
     m->resets++;
     return start_vcpus(m, err);

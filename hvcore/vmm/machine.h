@@ -20,6 +20,8 @@ struct hv_virtio_dev;
 struct hv_net_backend;
 struct hv_virtio_balloon;
 struct hv_virtio_console;
+struct hv_surface;
+struct hv_virtio_gpu;
 
 /* What the machine needs to know of each device it plugged in, whatever its kind. */
 struct hv_device_ops {
@@ -40,6 +42,14 @@ struct hv_device {
     const struct hv_device_ops *ops;
     void *impl;
     char *id; /* "disk0", "net0", "rng0" */
+};
+
+/* A display server or window: what it adds to query-display. */
+struct hv_display_consumer {
+    const char *name; /* its member in query-display: "vnc", "spice", "sdl" */
+    /* Members of that object (builder inside it), e.g. "address"; may be NULL. */
+    void (*describe)(void *opaque, JsonBuilder *b);
+    void *opaque;
 };
 
 enum hv_run_state {
@@ -78,6 +88,12 @@ struct hv_machine {
     struct hv_net_backend *nic_backends[HV_MAX_NICS];
     struct hv_virtio_balloon *balloon; /* also in `devices`, which owns it */
     struct hv_virtio_console *console; /* likewise; NULL without --console */
+    /* The guest's screen: created before the devices when hv_config_wants_display(); the
+       display device (cfg->gpu) draws into it, consumers read it. NULL without a display. */
+    struct hv_surface *surface;
+    const char *display_device; /* "bochs-display", "virtio-gpu"; NULL without a display */
+    struct hv_virtio_gpu *gpu;  /* with --gpu virtio (also in `devices`, which owns it) */
+    GArray *display_consumers;  /* struct hv_display_consumer */
     struct hv_control *control;
     struct hv_control_ops control_ops;
 
@@ -102,6 +118,9 @@ int hv_machine_run(struct hv_machine *m);
 /* Registers a device for reset, tear-down and the control protocol's queries. */
 void hv_machine_add_device(struct hv_machine *m, const struct hv_device_ops *ops, void *impl,
                            const char *id);
+
+/* A display consumer announces itself for query-display (the struct is copied). */
+void hv_machine_add_display_consumer(struct hv_machine *m, const struct hv_display_consumer *c);
 
 /* query-devices (objects into an open array) and query-stats (members of an open object). */
 void hv_machine_query_devices(struct hv_machine *m, JsonBuilder *b);

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The shared surface: the current mode, merged damage, and its delivery on the main loop. */
+#include "display/surface.h"
+
+#include <glib.h>
+#include <string.h>
+
+/* Damage rectangles kept between deliveries; more are merged into these. */
+#define SURFACE_MAX_RECTS 16
+/* At most this often (60 Hz): continuous damage is coalesced into frames. */
+#define SURFACE_FRAME_US (G_USEC_PER_SEC / 60)
+/* Rectangles this close (pixels) count as touching when merging. */
+#define MERGE_GAP 8
+
+struct listener {
+    unsigned id;
+    struct hv_surface_listener cb;
+    void *opaque;
+    bool removed;
+};
+
+struct hv_surface {
+    /* The mode and pixels: devices change them, consumers read under it. */
+    pthread_mutex_t lock;
+    uint32_t width, height, stride;
+    uint8_t *data;
+
+    /* What is waiting for delivery; devices add to it from any thread. */
+    pthread_mutex_t pend_lock;
+    uint32_t pend_width, pend_height; /* the mode the rectangles below belong to */
+    bool mode_pending;
+    struct hv_rect rects[SURFACE_MAX_RECTS];
+    unsigned nr_rects;
+    GSource *source; /* the delivery scheduled on ctx, or NULL */
+    gint64 last_delivery;
+    uint32_t req_width, req_height;
+
+    /* Main-loop thread only. */
+    GMainContext *ctx;
+    GPtrArray *listeners; /* struct listener * */
+    unsigned next_id;
+    unsigned dispatching; /* > 0 while listeners are being called */
+    void (*resize_fn)(void *opaque, uint32_t width, uint32_t height);
+    void *resize_opaque;
+};
+
+/* ---- rectangles ---- */
+
+static uint64_t area(struct hv_rect r)
+{
+    return (uint64_t)r.w * r.h;
+}
+
+static struct hv_rect unite(struct hv_rect a, struct hv_rect b)
+{
+    uint64_t x0 = MIN(a.x, b.x), y0 = MIN(a.y, b.y);
+    uint64_t x1 = MAX((uint64_t)a.x + a.w, (uint64_t)b.x + b.w);
+    uint64_t y1 = MAX((uint64_t)a.y + a.h, (uint64_t)b.y + b.h);
+    return (struct hv_rect){(uint32_t)x0, (uint32_t)y0, (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
+}
+
+/* Overlap of the two, each grown by `gap` pixels on every side (0 if apart). */
+static uint64_t overlap(struct hv_rect a, struct hv_rect b, uint32_t gap)
+{
+    uint64_t x0 = MAX(a.x, b.x), y0 = MAX(a.y, b.y);
+    uint64_t x1 = MIN((uint64_t)a.x + a.w, (uint64_t)b.x + b.w) + gap;
+    uint64_t y1 = MIN((uint64_t)a.y + a.h, (uint64_t)b.y + b.h) + gap;
+    return x1 > x0 && y1 > y0 ? (x1 - x0) * (y1 - y0) : 0;
+}
+
+static bool contains(struct hv_rect outer, struct hv_rect in)
+{
+    return in.x >= outer.x && in.y >= outer.y &&
+           (uint64_t)in.x + in.w <= (uint64_t)outer.x + outer.w &&
+           (uint64_t)in.y + in.h <= (uint64_t)outer.y + outer.h;
+}
+
+/*
+ * Worth uniting: they overlap or touch, and the union repaints little that neither
+ * covers (at most half their own area again), so two far corners stay two rectangles.
+ */
+static bool should_merge(struct hv_rect a, struct hv_rect b)
+{
+    if (!overlap(a, b, MERGE_GAP))
+        return false;
+    uint64_t both = area(a) + area(b);
+    return area(unite(a, b)) <= both + both / 2;
+}
+
+unsigned hv_rect_merge(struct hv_rect *list, unsigned n, unsigned max, struct hv_rect r)
+{
+    if (r.w == 0 || r.h == 0 || max == 0)
+        return n;
+    for (unsigned i = 0; i < n;) {
+        if (contains(list[i], r))
+            return n;
+        if (contains(r, list[i]) || should_merge(list[i], r)) {
+            /* Take it out and start over: the bigger `r` may now reach others. */
+            r = unite(r, list[i]);
+            list[i] = list[--n];
+            i = 0;
+            continue;
+        }
+        i++;
+    }
+    if (n < max) {
+        list[n++] = r;
+        return n;
+    }
+    /* Full: grow the rectangle that grows least, then let it absorb its neighbours. */
+    unsigned best = 0;
+    uint64_t best_cost = UINT64_MAX;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t cost = area(unite(list[i], r)) - area(list[i]);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = i;
+        }
+    }
+    struct hv_rect grown = unite(list[best], r);
+    list[best] = list[--n];
+    for (unsigned i = 0; i < n;) {
+        if (contains(grown, list[i])) {
+            list[i] = list[--n];
+            continue;
+        }
+        i++;
+    }
+    list[n++] = grown;
+    return n;
+}
+
+/* ---- delivery ---- */
+
+static gboolean deliver(gpointer opaque);
+
+/* Caller holds pend_lock. Delivers at once, or at the next frame if one was just sent. */
+static void schedule(struct hv_surface *s)
+{
+    if (s->source)
+        return;
+    gint64 now = g_get_monotonic_time();
+    gint64 due = s->last_delivery + SURFACE_FRAME_US;
+    guint delay_ms = due > now ? (guint)((due - now + 999) / 1000) : 0;
+    s->source = delay_ms ? g_timeout_source_new(delay_ms) : g_idle_source_new();
+    g_source_set_priority(s->source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(s->source, deliver, s, NULL);
+    g_source_attach(s->source, s->ctx);
+}
+
+static void compact_listeners(struct hv_surface *s)
+{
+    for (unsigned i = 0; i < s->listeners->len;) {
+        struct listener *l = s->listeners->pdata[i];
+        if (l->removed) {
+            g_ptr_array_remove_index(s->listeners, i);
+            g_free(l);
+            continue;
+        }
+        i++;
+    }
+}
+
+static gboolean deliver(gpointer opaque)
+{
+    struct hv_surface *s = opaque;
+    struct hv_rect rects[SURFACE_MAX_RECTS];
+
+    pthread_mutex_lock(&s->pend_lock);
+    bool mode = s->mode_pending;
+    uint32_t w = s->pend_width, h = s->pend_height;
+    unsigned n = s->nr_rects;
+    memcpy(rects, s->rects, n * sizeof(rects[0]));
+    s->mode_pending = false;
+    s->nr_rects = 0;
+    g_source_unref(s->source); /* the context keeps it alive until this returns */
+    s->source = NULL;
+    s->last_delivery = g_get_monotonic_time();
+    pthread_mutex_unlock(&s->pend_lock);
+
+    s->dispatching++;
+    for (unsigned i = 0; i < s->listeners->len; i++) {
+        struct listener *l = s->listeners->pdata[i];
+        if (!l->removed && mode && l->cb.mode)
+            l->cb.mode(l->opaque, w, h);
+        if (!l->removed && n && l->cb.damage)
+            l->cb.damage(l->opaque, rects, n);
+    }
+    if (--s->dispatching == 0)
+        compact_listeners(s);
+    return G_SOURCE_REMOVE;
+}
+
+/* ---- the device's side ---- */
+
+struct hv_surface *hv_surface_new(void)
+{
+    struct hv_surface *s = g_new0(struct hv_surface, 1);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->pend_lock, NULL);
+    s->ctx = g_main_context_ref_thread_default();
+    s->listeners = g_ptr_array_new();
+    s->next_id = 1;
+    return s;
+}
+
+void hv_surface_free(struct hv_surface *s)
+{
+    if (!s)
+        return;
+    if (s->source) {
+        g_source_destroy(s->source);
+        g_source_unref(s->source);
+    }
+    for (unsigned i = 0; i < s->listeners->len; i++)
+        g_free(s->listeners->pdata[i]);
+    g_ptr_array_free(s->listeners, TRUE);
+    g_main_context_unref(s->ctx);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->pend_lock);
+    g_free(s);
+}
+
+void hv_surface_set_mode(struct hv_surface *s, uint32_t width, uint32_t height, uint32_t stride,
+                         uint8_t *data)
+{
+    if (!data)
+        width = height = stride = 0;
+    /* Waits for a reader to finish with the old pixels: the device may free them after. */
+    pthread_mutex_lock(&s->lock);
+    s->width = width;
+    s->height = height;
+    s->stride = stride;
+    s->data = data;
+    pthread_mutex_unlock(&s->lock);
+
+    pthread_mutex_lock(&s->pend_lock);
+    s->pend_width = width;
+    s->pend_height = height;
+    s->mode_pending = true;
+    /* Damage of the old mode means nothing now; consumers redraw all of a new mode. */
+    s->nr_rects = 0;
+    if (width && height)
+        s->rects[s->nr_rects++] = (struct hv_rect){0, 0, width, height};
+    schedule(s);
+    pthread_mutex_unlock(&s->pend_lock);
+}
+
+void hv_surface_damage(struct hv_surface *s, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+{
+    pthread_mutex_lock(&s->pend_lock);
+    if (x < s->pend_width && y < s->pend_height && w && h) {
+        w = MIN(w, s->pend_width - x);
+        h = MIN(h, s->pend_height - y);
+        s->nr_rects = hv_rect_merge(s->rects, s->nr_rects, SURFACE_MAX_RECTS,
+                                    (struct hv_rect){x, y, w, h});
+        schedule(s);
+    }
+    pthread_mutex_unlock(&s->pend_lock);
+}
+
+/* ---- the consumers' side ---- */
+
+unsigned hv_surface_add_listener(struct hv_surface *s, const struct hv_surface_listener *l,
+                                 void *opaque)
+{
+    struct listener *n = g_new0(struct listener, 1);
+    n->id = s->next_id++;
+    n->cb = *l;
+    n->opaque = opaque;
+    g_ptr_array_add(s->listeners, n);
+
+    pthread_mutex_lock(&s->lock);
+    uint32_t w = s->width, h = s->height;
+    bool on = s->data != NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (on && n->cb.mode)
+        n->cb.mode(opaque, w, h);
+    return n->id;
+}
+
+void hv_surface_remove_listener(struct hv_surface *s, unsigned id)
+{
+    for (unsigned i = 0; i < s->listeners->len; i++) {
+        struct listener *l = s->listeners->pdata[i];
+        if (l->id == id && !l->removed) {
+            l->removed = true;
+            if (!s->dispatching)
+                compact_listeners(s);
+            return;
+        }
+    }
+}
+
+void hv_surface_lock(struct hv_surface *s, uint32_t *width, uint32_t *height, uint32_t *stride,
+                     const uint8_t **data)
+{
+    pthread_mutex_lock(&s->lock);
+    *width = s->width;
+    *height = s->height;
+    *stride = s->stride;
+    *data = s->data;
+}
+
+void hv_surface_unlock(struct hv_surface *s)
+{
+    pthread_mutex_unlock(&s->lock);
+}
+
+void hv_surface_request_size(struct hv_surface *s, uint32_t width, uint32_t height)
+{
+    pthread_mutex_lock(&s->pend_lock);
+    s->req_width = width;
+    s->req_height = height;
+    pthread_mutex_unlock(&s->pend_lock);
+    if (s->resize_fn)
+        s->resize_fn(s->resize_opaque, width, height);
+}
+
+void hv_surface_set_resize_handler(struct hv_surface *s,
+                                   void (*fn)(void *opaque, uint32_t width, uint32_t height),
+                                   void *opaque)
+{
+    s->resize_fn = fn;
+    s->resize_opaque = opaque;
+}
