@@ -121,12 +121,12 @@ static gboolean check_disk(guint i, const VmdDisk *d, GError **error)
     if (!check_path(field, d->path, error))
         return FALSE;
     if (d->cache && !g_strv_contains(caches, d->cache))
-        return vmd_definition_fail(error, "disks[%u].cache '%s': expected writeback or none",
-                                   i, d->cache);
+        return vmd_definition_fail(error, "disks[%u].cache '%s': expected writeback or none", i,
+                                   d->cache);
     if (d->serial) {
         if (strlen(d->serial) > VMD_DISK_SERIAL_MAX)
             return vmd_definition_fail(error, "disks[%u].serial '%s': expected at most %d bytes", i,
-                           d->serial, VMD_DISK_SERIAL_MAX);
+                                       d->serial, VMD_DISK_SERIAL_MAX);
         for (const char *p = d->serial; *p; p++)
             if (!g_ascii_isprint(*p))
                 return vmd_definition_fail(error, "disks[%u].serial: expected printable ASCII", i);
@@ -168,24 +168,32 @@ static gboolean check_net(guint i, const VmdNet *n, GError **error)
         return vmd_definition_fail(error, "net[%u].type '%s': expected user or tap", i,
                                    n->type ? n->type : "");
     if (n->mac && !check_mac(n->mac))
-        return vmd_definition_fail(error, "net[%u].mac '%s': expected a unicast address such "
-                                   "as 52:54:00:12:34:56", i, n->mac);
+        return vmd_definition_fail(error,
+                                   "net[%u].mac '%s': expected a unicast address such "
+                                   "as 52:54:00:12:34:56",
+                                   i, n->mac);
     if (tap && !n->ifname)
-        return vmd_definition_fail(error, "net[%u]: type tap needs ifname (the host's tap "
-                                   "interface)", i);
+        return vmd_definition_fail(error,
+                                   "net[%u]: type tap needs ifname (the host's tap "
+                                   "interface)",
+                                   i);
     if (n->ifname && (!tap || !*n->ifname || strlen(n->ifname) > 15 || strchr(n->ifname, '/') ||
                       strchr(n->ifname, ',')))
-        return vmd_definition_fail(error, tap ? "net[%u].ifname '%s': expected an interface "
-                                   "name of 1 to 15 characters" : "net[%u].ifname '%s': only "
-                                   "type tap has an ifname", i, n->ifname);
+        return vmd_definition_fail(error,
+                                   tap ? "net[%u].ifname '%s': expected an interface "
+                                         "name of 1 to 15 characters"
+                                       : "net[%u].ifname '%s': only "
+                                         "type tap has an ifname",
+                                   i, n->ifname);
     for (guint k = 0; n->hostfwd && n->hostfwd[k]; k++) {
         if (tap)
-            return vmd_definition_fail(error, "net[%u].hostfwd: only type user forwards ports",
-                                       i);
+            return vmd_definition_fail(error, "net[%u].hostfwd: only type user forwards ports", i);
         if (!check_hostfwd(n->hostfwd[k]))
-            return vmd_definition_fail(error, "net[%u].hostfwd[%u] '%s': expected "
+            return vmd_definition_fail(error,
+                                       "net[%u].hostfwd[%u] '%s': expected "
                                        "tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, e.g. "
-                                       "tcp:127.0.0.1:2222-:22", i, k, n->hostfwd[k]);
+                                       "tcp:127.0.0.1:2222-:22",
+                                       i, k, n->hostfwd[k]);
     }
     return TRUE;
 }
@@ -222,7 +230,7 @@ gboolean vmd_definition_validate(VmdDefinition *def, GError **error)
         return vmd_definition_fail(error, "no guest to run: expected kernel or firmware");
     if (!def->kernel && (def->initrd || def->cmdline))
         return vmd_definition_fail(error, "%s needs kernel (firmware finds its own boot files)",
-                       def->initrd ? "initrd" : "cmdline");
+                                   def->initrd ? "initrd" : "cmdline");
     if (!check_serial_backend(def->serial, error))
         return FALSE;
     for (guint i = 0; i < def->disks->len; i++) {

@@ -122,8 +122,10 @@ static gboolean parse_net(guint i, JsonNode *node, VmdNet **out, GError **error)
         else if (!strcmp(key, "hostfwd"))
             ok = get_strings(f, val, &n->hostfwd, error);
         else
-            return vmd_definition_fail(error, "%s: unknown field: expected type, mac, ifname "
-                                       "or hostfwd", f);
+            return vmd_definition_fail(error,
+                                       "%s: unknown field: expected type, mac, ifname "
+                                       "or hostfwd",
+                                       f);
         if (!ok)
             return FALSE;
     }

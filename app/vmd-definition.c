@@ -236,7 +236,7 @@ gboolean vmd_definition_set_field(VmdDefinition *def, const char *key, const cha
 
     if (!strcmp(key, "name") || !strcmp(key, "schema"))
         return vmd_definition_fail(error, "%s cannot be edited%s", key,
-                       !strcmp(key, "name") ? ": use rename" : "");
+                                   !strcmp(key, "name") ? ": use rename" : "");
     if (!strcmp(key, "memory")) {
         g_free(def->memory);
         def->memory = g_strdup(*value ? value : VMD_DEFAULT_MEMORY);
@@ -268,9 +268,9 @@ gboolean vmd_definition_set_field(VmdDefinition *def, const char *key, const cha
         g_autoptr(JsonParser) p = json_parser_new();
         GError *err = NULL;
         if (!json_parser_load_from_data(p, *value ? value : "[]", -1, &err)) {
-            vmd_definition_fail(error, "%s: not valid JSON (%s): expected a list such as %s", key,
-                    err->message, !strcmp(key, "disks") ? "[{\"path\": \"/x.img\"}]"
-                                                        : "[{\"type\": \"user\"}]");
+            vmd_definition_fail(
+                error, "%s: not valid JSON (%s): expected a list such as %s", key, err->message,
+                !strcmp(key, "disks") ? "[{\"path\": \"/x.img\"}]" : "[{\"type\": \"user\"}]");
             g_error_free(err);
             return FALSE;
         }
