@@ -68,6 +68,19 @@ int hv_machine_open_kernel(struct hv_machine *m, char **err)
     return 0;
 }
 
+/*
+ * The guest has its copy now: give the file's pages back. They are the page cache's, so
+ * a reset faults them in again, but meanwhile they do not count as the VMM's memory
+ * (some 10 MiB for a distribution kernel and initrd).
+ */
+static void drop_pages(GMappedFile *f)
+{
+    char *p = f ? g_mapped_file_get_contents(f) : NULL;
+    size_t len = f ? g_mapped_file_get_length(f) : 0;
+    if (p && len)
+        madvise(p, len, MADV_DONTNEED);
+}
+
 /* Writes the ACPI tables, the kernel, the initrd and the zero page into guest RAM. */
 int hv_machine_load_kernel(struct hv_machine *m, char **err)
 {
@@ -108,6 +121,8 @@ int hv_machine_load_kernel(struct hv_machine *m, char **err)
         g_free(why);
         return r;
     }
+    drop_pages(m->kernel_file);
+    drop_pages(m->initrd_file);
     return 0;
 }
 
