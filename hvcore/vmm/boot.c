@@ -11,6 +11,7 @@
 #include "x86/acpi.h"
 #include "x86/cpu-setup.h"
 #include "x86/e820.h"
+#include "x86/vmlinux.h"
 
 #define FIRMWARE_MAX HV_MiB(16)
 
@@ -65,6 +66,20 @@ int hv_machine_open_kernel(struct hv_machine *m, char **err)
         if (!m->initrd_file)
             return -ENOENT;
     }
+    /* $VMDESK_VMLINUX_CACHE=off keeps the bzImage's own decompressor (for comparisons). */
+    const char *cache = g_getenv("VMDESK_VMLINUX_CACHE");
+    if (!cache || strcmp(cache, "off") != 0) {
+        g_autofree char *dir = cache && *cache ? g_strdup(cache)
+                                               : g_build_filename(g_get_user_cache_dir(),
+                                                                  "vmdesk", "vmlinux", NULL);
+        char *why = NULL;
+        m->vmlinux_file = hv_vmlinux_get(&m->bz, m->cfg->kernel, dir, &why);
+        if (why) {
+            *err = g_strdup_printf("--kernel %s: %s", m->cfg->kernel, why);
+            g_free(why);
+            return -EINVAL;
+        }
+    }
     return 0;
 }
 
@@ -106,6 +121,9 @@ int hv_machine_load_kernel(struct hv_machine *m, char **err)
         .initrd_size = m->initrd_file ? g_mapped_file_get_length(m->initrd_file) : 0,
         .initrd_name = m->cfg->initrd,
         .rsdp = HV_BIOS_AREA_START,
+        .vmlinux = m->vmlinux_file ? (const uint8_t *)g_mapped_file_get_contents(m->vmlinux_file)
+                                   : NULL,
+        .vmlinux_size = m->vmlinux_file ? g_mapped_file_get_length(m->vmlinux_file) : 0,
         .e820 = e820,
         .e820_entries = n,
     };
@@ -121,8 +139,10 @@ int hv_machine_load_kernel(struct hv_machine *m, char **err)
         g_free(why);
         return r;
     }
+    m->boot_entry = info.entry;
     drop_pages(m->kernel_file);
     drop_pages(m->initrd_file);
+    drop_pages(m->vmlinux_file);
     return 0;
 }
 
@@ -147,7 +167,7 @@ int hv_machine_setup_vcpu(struct hv_vcpu *vcpu, void *opaque)
         else if ((r = hv_x86_setup_lapic(vcpu->fd)) < 0)
             what = "KVM_SET_LAPIC";
         else if (vcpu->id == 0 &&
-                 (r = hv_x86_setup_long_mode(vcpu->fd, HV_BOOT_KERNEL + 0x200,
+                 (r = hv_x86_setup_long_mode(vcpu->fd, m->boot_entry,
                                              HV_BOOT_ZERO_PAGE)) < 0)
             what = "setting up long mode";
     }

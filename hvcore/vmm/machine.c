@@ -537,6 +537,9 @@ void hv_machine_destroy(struct hv_machine *m)
         g_mapped_file_unref(m->kernel_file);
     if (m->initrd_file)
         g_mapped_file_unref(m->initrd_file);
+    if (m->vmlinux_file)
+        g_mapped_file_unref(m->vmlinux_file);
+    m->vmlinux_file = NULL;
     if (m->firmware)
         munmap(m->firmware, m->firmware_size);
     m->kernel_file = m->initrd_file = NULL;

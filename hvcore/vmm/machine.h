@@ -68,6 +68,8 @@ struct hv_machine {
 
     GMappedFile *kernel_file;
     GMappedFile *initrd_file;
+    GMappedFile *vmlinux_file; /* the kernel decompressed on the host, if it could be */
+    uint64_t boot_entry;
     struct hv_bzimage bz;
     uint8_t *firmware;
     size_t firmware_size;

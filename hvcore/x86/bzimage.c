@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "x86/cpu-setup.h"
+#include "x86/vmlinux.h"
 
 #define PAGE 4096ULL
 
@@ -97,8 +98,15 @@ int hv_bzimage_load(struct hv_memory *mem, const struct hv_bzimage *bz,
 {
     memset(info, 0, sizeof(*info));
     uint64_t ram_end = low_ram_end(req);
+    uint64_t entry = HV_BOOT_KERNEL + 0x200;
     uint64_t kernel_end = (HV_BOOT_KERNEL + bz->init_size + PAGE - 1) & ~(PAGE - 1);
-    if (kernel_end > ram_end) {
+    if (req->vmlinux) {
+        uint64_t end;
+        int r = hv_vmlinux_load(mem, req->vmlinux, req->vmlinux_size, &entry, &end, err);
+        if (r < 0)
+            return r;
+        kernel_end = (end + PAGE - 1) & ~(PAGE - 1);
+    } else if (kernel_end > ram_end) {
         *err = g_strdup_printf("needs %u MiB of RAM above 1 MiB to boot; the VM has %llu MiB",
                                (bz->init_size + (1u << 20) - 1) >> 20,
                                (unsigned long long)((ram_end - HV_BOOT_KERNEL) >> 20));
@@ -131,8 +139,9 @@ int hv_bzimage_load(struct hv_memory *mem, const struct hv_bzimage *bz,
                req->initrd_size);
     }
 
-    memcpy(hv_memory_ptr(mem, HV_BOOT_KERNEL, bz->kernel_size), bz->data + bz->setup_size,
-           bz->kernel_size);
+    if (!req->vmlinux)
+        memcpy(hv_memory_ptr(mem, HV_BOOT_KERNEL, bz->kernel_size), bz->data + bz->setup_size,
+               bz->kernel_size);
 
     char *cmdline = hv_memory_ptr(mem, HV_BOOT_CMDLINE, cmdline_len + 1);
     memcpy(cmdline, req->cmdline ? req->cmdline : "", cmdline_len);
@@ -165,7 +174,7 @@ int hv_bzimage_load(struct hv_memory *mem, const struct hv_bzimage *bz,
         put32(e, 16, req->e820[i].type);
     }
 
-    info->entry = HV_BOOT_KERNEL + 0x200;
+    info->entry = entry;
     info->zero_page = HV_BOOT_ZERO_PAGE;
     info->kernel_end = kernel_end;
     info->initrd_addr = initrd_addr;

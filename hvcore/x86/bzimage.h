@@ -59,6 +59,10 @@ struct hv_boot_request {
     size_t initrd_size;
     const char *initrd_name; /* for messages */
     uint64_t rsdp;           /* 0: none */
+    /* The kernel decompressed on the host (x86/vmlinux.h), or NULL to let the bzImage's
+     * own decompressor run in the guest. */
+    const uint8_t *vmlinux;
+    size_t vmlinux_size;
     const struct hv_e820_entry *e820;
     unsigned e820_entries;
 };
@@ -71,7 +75,8 @@ struct hv_boot_info {
 };
 
 /*
- * Copies the kernel to 1 MiB, the initrd as high in low RAM as the kernel allows,
+ * Copies the kernel to 1 MiB (or the decompressed kernel's segments to their own
+ * addresses), the initrd as high in low RAM as the kernel allows,
  * the command line and the zero page into guest RAM. Returns 0, or -ENOSPC /
  * -EINVAL with *err saying what does not fit and by how much.
  */

@@ -2,12 +2,18 @@
 /* Unit tests of the Linux boot-protocol loader: header checks, zero page, placement. */
 #include <glib.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kvm/memory.h"
 #include "x86/bzimage.h"
 #include "x86/cpu-setup.h"
 #include "x86/e820.h"
+#include "x86/vmlinux.h"
+
+#include <elf.h>
+#include <glib/gstdio.h>
+#include <zlib.h>
 
 static void put16(uint8_t *p, size_t off, uint16_t v)
 {
@@ -293,6 +299,192 @@ static void test_real_kernel(void)
     hv_memory_free(&vm.mem);
 }
 
+/* A tiny x86-64 ELF: a 16-byte segment at 2 MiB and a 4 KiB one (8 bytes in the file). */
+static GByteArray *tiny_elf(void)
+{
+    GByteArray *a = g_byte_array_new();
+    Elf64_Ehdr eh = {0};
+    memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = ELFCLASS64;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_type = ET_EXEC;
+    eh.e_machine = EM_X86_64;
+    eh.e_entry = 0x200000;
+    eh.e_phoff = sizeof(eh);
+    eh.e_phentsize = sizeof(Elf64_Phdr);
+    eh.e_phnum = 2;
+    Elf64_Phdr ph[2] = {
+        {.p_type = PT_LOAD, .p_offset = 0x100, .p_paddr = 0x200000, .p_filesz = 16,
+         .p_memsz = 16},
+        {.p_type = PT_LOAD, .p_offset = 0x110, .p_paddr = 0x300000, .p_filesz = 8,
+         .p_memsz = 4096},
+    };
+    g_byte_array_append(a, (const guint8 *)&eh, sizeof(eh));
+    g_byte_array_append(a, (const guint8 *)ph, sizeof(ph));
+    g_byte_array_set_size(a, 0x118);
+    memset(a->data + sizeof(eh) + sizeof(ph), 0, 0x100 - sizeof(eh) - sizeof(ph));
+    memset(a->data + 0x100, 0xab, 16);
+    memset(a->data + 0x110, 0xcd, 8);
+    return a;
+}
+
+/* A bzImage whose payload is `payload` (2.15 header with payload_offset/length). */
+static uint8_t *bzimage_with_payload(const uint8_t *payload, size_t len, size_t *size)
+{
+    uint8_t *img = fake_bzimage(len + 64, size);
+    put32(img, 0x248, 64);
+    put32(img, 0x24c, (uint32_t)len);
+    memcpy(img + 5 * 512 + 64, payload, len);
+    return img;
+}
+
+static GByteArray *gzip(const GByteArray *in)
+{
+    z_stream z = {0};
+    g_assert_cmpint(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), ==,
+                    Z_OK);
+    GByteArray *out = g_byte_array_sized_new((guint)compressBound(in->len) + 64);
+    g_byte_array_set_size(out, (guint)compressBound(in->len) + 64);
+    z.next_in = in->data;
+    z.avail_in = in->len;
+    z.next_out = out->data;
+    z.avail_out = out->len;
+    g_assert_cmpint(deflate(&z, Z_FINISH), ==, Z_STREAM_END);
+    g_byte_array_set_size(out, (guint)z.total_out);
+    deflateEnd(&z);
+    return out;
+}
+
+static void test_vmlinux(void)
+{
+    g_autoptr(GByteArray) elf = tiny_elf();
+    g_autoptr(GByteArray) gz = gzip(elf);
+    size_t size;
+    g_autofree uint8_t *img = bzimage_with_payload(gz->data, gz->len, &size);
+    g_autofree char *dir = g_dir_make_tmp("vmdesk-vmlinux-XXXXXX", NULL);
+    g_autofree char *kernel = g_build_filename(dir, "bzImage", NULL);
+    g_assert_true(g_file_set_contents(kernel, (const char *)img, (gssize)size, NULL));
+    g_autofree char *cache = g_build_filename(dir, "cache", NULL);
+
+    struct hv_bzimage bz;
+    char *err = NULL;
+    g_assert_cmpint(hv_bzimage_parse(img, size, &bz, &err), ==, 0);
+    GMappedFile *f = hv_vmlinux_get(&bz, kernel, cache, &err);
+    g_assert_null(err);
+    g_assert_nonnull(f);
+    g_assert_cmpuint(g_mapped_file_get_length(f), ==, elf->len);
+    g_assert_cmpmem(g_mapped_file_get_contents(f), elf->len, elf->data, elf->len);
+    g_mapped_file_unref(f);
+    /* The second start reads the cache, which now holds exactly one kernel. */
+    g_autoptr(GDir) d = g_dir_open(cache, 0, NULL);
+    g_assert_nonnull(g_dir_read_name(d));
+    g_assert_null(g_dir_read_name(d));
+    f = hv_vmlinux_get(&bz, kernel, cache, &err);
+    g_assert_nonnull(f);
+
+    struct vm vm;
+    vm_init(&vm, HV_MiB(64));
+    uint8_t *junk = hv_memory_ptr(&vm.mem, 0x300000, 4096);
+    memset(junk, 0x77, 4096);
+    uint8_t initrd[4096] = {9};
+    struct hv_boot_request req = {
+        .cmdline = "console=ttyS0", .initrd = initrd, .initrd_size = sizeof(initrd),
+        .e820 = vm.e820, .e820_entries = vm.n,
+        .vmlinux = (const uint8_t *)g_mapped_file_get_contents(f),
+        .vmlinux_size = g_mapped_file_get_length(f),
+    };
+    struct hv_boot_info info;
+    g_assert_cmpint(hv_bzimage_load(&vm.mem, &bz, &req, &info, &err), ==, 0);
+    g_assert_cmphex(info.entry, ==, 0x200000);
+    g_assert_cmphex(info.kernel_end, ==, 0x301000);
+    const uint8_t *a = hv_memory_ptr(&vm.mem, 0x200000, 16);
+    for (int i = 0; i < 16; i++)
+        g_assert_cmpuint(a[i], ==, 0xab);
+    /* File bytes, then zeroes for the rest of the segment (its bss). */
+    g_assert_cmpuint(junk[0], ==, 0xcd);
+    g_assert_cmpuint(junk[7], ==, 0xcd);
+    g_assert_cmpuint(junk[8], ==, 0);
+    g_assert_cmpuint(junk[4095], ==, 0);
+    /* The 1 MiB copy of a bzImage boot did not happen. */
+    g_assert_cmpuint(*(uint8_t *)hv_memory_ptr(&vm.mem, 0x100000, 1), ==, 0);
+    g_mapped_file_unref(f);
+    hv_memory_free(&vm.mem);
+
+    /* A payload in a format vmdesk does not decompress, or a corrupt one: no vmlinux,
+     * no error; the guest's own decompressor runs instead. */
+    g_autofree uint8_t *raw = bzimage_with_payload(elf->data, elf->len, &size);
+    g_assert_cmpint(hv_bzimage_parse(raw, size, &bz, &err), ==, 0);
+    g_assert_null(hv_vmlinux_get(&bz, kernel, NULL, &err));
+    g_assert_null(err);
+    gz->data[gz->len / 2] ^= 0xff;
+    g_autofree uint8_t *bad = bzimage_with_payload(gz->data, gz->len, &size);
+    g_assert_cmpint(hv_bzimage_parse(bad, size, &bz, &err), ==, 0);
+    g_assert_null(hv_vmlinux_get(&bz, kernel, NULL, &err));
+    g_assert_null(err);
+
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+    g_assert_cmpint(system(cmd), ==, 0);
+}
+
+static void test_vmlinux_elf_errors(void)
+{
+    struct vm vm;
+    vm_init(&vm, HV_MiB(16));
+    uint64_t entry, end;
+    char *err = NULL;
+    uint8_t junk[64] = {0x7f, 'E', 'L', 'F', 1};
+    g_assert_cmpint(hv_vmlinux_load(&vm.mem, junk, sizeof(junk), &entry, &end, &err), ==,
+                    -EINVAL);
+    g_assert_nonnull(strstr(err, "not an x86-64 ELF"));
+    g_clear_pointer(&err, g_free);
+    g_autoptr(GByteArray) elf = tiny_elf();
+    /* A segment beyond RAM. */
+    Elf64_Phdr *ph = (Elf64_Phdr *)(void *)(elf->data + sizeof(Elf64_Ehdr));
+    ph[1].p_paddr = HV_MiB(15);
+    ph[1].p_memsz = HV_MiB(2);
+    g_assert_cmpint(hv_vmlinux_load(&vm.mem, elf->data, elf->len, &entry, &end, &err), ==,
+                    -ENOSPC);
+    g_assert_nonnull(strstr(err, "give the VM more --memory"));
+    g_clear_pointer(&err, g_free);
+    /* File bytes past the end of the file. */
+    ph[1].p_paddr = 0x300000;
+    ph[1].p_memsz = 4096;
+    ph[1].p_filesz = 4096;
+    g_assert_cmpint(hv_vmlinux_load(&vm.mem, elf->data, elf->len, &entry, &end, &err), ==,
+                    -EINVAL);
+    g_assert_nonnull(strstr(err, "broken ELF segment"));
+    g_free(err);
+    hv_memory_free(&vm.mem);
+}
+
+/* Debian's xz-compressed kernel decompresses to the ELF whose entry is startup_64. */
+static void test_real_vmlinux(void)
+{
+    const char *path = g_getenv("VMDESK_TEST_BZIMAGE");
+    if (!path || !g_file_test(path, G_FILE_TEST_EXISTS)) {
+        g_test_skip("VMDESK_TEST_BZIMAGE names no kernel image");
+        return;
+    }
+    g_autofree char *data = NULL;
+    gsize size;
+    g_assert_true(g_file_get_contents(path, &data, &size, NULL));
+    struct hv_bzimage bz;
+    char *err = NULL;
+    g_assert_cmpint(hv_bzimage_parse(data, size, &bz, &err), ==, 0);
+    GMappedFile *f = hv_vmlinux_get(&bz, path, NULL, &err);
+    g_assert_null(err);
+    g_assert_nonnull(f);
+    struct vm vm;
+    vm_init(&vm, HV_MiB(512));
+    uint64_t entry, end;
+    g_assert_cmpint(hv_vmlinux_load(&vm.mem, (const uint8_t *)g_mapped_file_get_contents(f),
+                                    g_mapped_file_get_length(f), &entry, &end, &err), ==, 0);
+    g_assert_cmphex(entry, ==, 0x1000000); /* LOAD_PHYSICAL_ADDR */
+    g_assert_cmpuint(end, >, entry);
+    g_mapped_file_unref(f);
+    hv_memory_free(&vm.mem);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -304,5 +496,8 @@ int main(int argc, char **argv)
     g_test_add_func("/bzimage/cmdline-too-long", test_cmdline_too_long);
     g_test_add_func("/bzimage/kernel-too-big", test_kernel_too_big);
     g_test_add_func("/bzimage/real-kernel", test_real_kernel);
+    g_test_add_func("/bzimage/vmlinux", test_vmlinux);
+    g_test_add_func("/bzimage/vmlinux-elf-errors", test_vmlinux_elf_errors);
+    g_test_add_func("/bzimage/real-vmlinux", test_real_vmlinux);
     return g_test_run();
 }
