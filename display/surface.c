@@ -2,12 +2,15 @@
 /* The shared surface: the current mode, merged damage, and its delivery on the main loop. */
 #include "display/surface.h"
 
+#include <errno.h>
 #include <glib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 /* Damage rectangles kept between deliveries; more are merged into these. */
 #define SURFACE_MAX_RECTS 16
-/* At most this often (60 Hz): continuous damage is coalesced into frames. */
+/* Continuous damage is coalesced into frames of the display's rate, 60 Hz. */
 #define SURFACE_FRAME_US (G_USEC_PER_SEC / 60)
 /* Rectangles this close (pixels) count as touching when merging. */
 #define MERGE_GAP 8
@@ -31,9 +34,18 @@ struct hv_surface {
     bool mode_pending;
     struct hv_rect rects[SURFACE_MAX_RECTS];
     unsigned nr_rects;
-    GSource *source; /* the delivery scheduled on ctx, or NULL */
-    gint64 last_delivery;
+    bool scheduled;     /* the delivery source is armed for `due` */
+    gint64 due;         /* monotonic µs */
+    gint64 last_frame;  /* when the last delivery was due (its slot on the frame grid) */
     uint32_t req_width, req_height;
+
+    /*
+     * The delivery source, attached to ctx for the surface's life. It wakes only when
+     * armed: through timer_fd (µs precision; GLib's own timeouts round the poll up to
+     * whole ms), or through its ready time if no timerfd could be had.
+     */
+    GSource *source;
+    int timer_fd;
 
     /* Main-loop thread only. */
     GMainContext *ctx;
@@ -132,20 +144,31 @@ unsigned hv_rect_merge(struct hv_rect *list, unsigned n, unsigned max, struct hv
 
 /* ---- delivery ---- */
 
-static gboolean deliver(gpointer opaque);
+struct delivery_source {
+    GSource base;
+    struct hv_surface *surface;
+};
 
-/* Caller holds pend_lock. Delivers at once, or at the next frame if one was just sent. */
+/*
+ * Caller holds pend_lock. Delivers at once if the last frame is a frame ago, else when
+ * the next one is due: continuous damage comes out at the frame rate, no later, and an
+ * idle surface arms nothing.
+ */
 static void schedule(struct hv_surface *s)
 {
-    if (s->source)
+    if (s->scheduled)
         return;
-    gint64 now = g_get_monotonic_time();
-    gint64 due = s->last_delivery + SURFACE_FRAME_US;
-    guint delay_ms = due > now ? (guint)((due - now + 999) / 1000) : 0;
-    s->source = delay_ms ? g_timeout_source_new(delay_ms) : g_idle_source_new();
-    g_source_set_priority(s->source, G_PRIORITY_DEFAULT);
-    g_source_set_callback(s->source, deliver, s, NULL);
-    g_source_attach(s->source, s->ctx);
+    s->scheduled = true;
+    s->due = MAX(g_get_monotonic_time(), s->last_frame + SURFACE_FRAME_US);
+    if (s->timer_fd < 0) {
+        g_source_set_ready_time(s->source, s->due); /* thread-safe: wakes ctx */
+        return;
+    }
+    /* g_get_monotonic_time() is CLOCK_MONOTONIC in µs; a due time in the past fires now. */
+    struct itimerspec its = {.it_value = {.tv_sec = s->due / G_USEC_PER_SEC,
+                                          .tv_nsec = s->due % G_USEC_PER_SEC * 1000}};
+    if (timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        g_source_set_ready_time(s->source, s->due);
 }
 
 static void compact_listeners(struct hv_surface *s)
@@ -161,21 +184,29 @@ static void compact_listeners(struct hv_surface *s)
     }
 }
 
-static gboolean deliver(gpointer opaque)
+static void deliver(struct hv_surface *s)
 {
-    struct hv_surface *s = opaque;
     struct hv_rect rects[SURFACE_MAX_RECTS];
 
     pthread_mutex_lock(&s->pend_lock);
+    if (!s->scheduled) {
+        pthread_mutex_unlock(&s->pend_lock);
+        return;
+    }
     bool mode = s->mode_pending;
     uint32_t w = s->pend_width, h = s->pend_height;
     unsigned n = s->nr_rects;
     memcpy(rects, s->rects, n * sizeof(rects[0]));
     s->mode_pending = false;
     s->nr_rects = 0;
-    g_source_unref(s->source); /* the context keeps it alive until this returns */
-    s->source = NULL;
-    s->last_delivery = g_get_monotonic_time();
+    s->scheduled = false;
+    /*
+     * The next frame is due one frame after this one was due, not after it ran: the
+     * wake-up's lateness does not add up, so the rate stays at 60 Hz. After a long
+     * stall the grid starts over instead of catching up with a burst.
+     */
+    gint64 now = g_get_monotonic_time();
+    s->last_frame = now - s->due < SURFACE_FRAME_US ? s->due : now;
     pthread_mutex_unlock(&s->pend_lock);
 
     s->dispatching++;
@@ -188,8 +219,25 @@ static gboolean deliver(gpointer opaque)
     }
     if (--s->dispatching == 0)
         compact_listeners(s);
-    return G_SOURCE_REMOVE;
 }
+
+static gboolean delivery_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    struct hv_surface *s = ((struct delivery_source *)source)->surface;
+    (void)cb, (void)data;
+    if (g_source_get_ready_time(source) != -1)
+        g_source_set_ready_time(source, -1);
+    if (s->timer_fd >= 0) {
+        uint64_t expirations;
+        /* Nonblocking: EAGAIN when only the ready time fired. */
+        if (read(s->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+            g_debug("surface: timerfd: %s", g_strerror(errno));
+    }
+    deliver(s);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs delivery_funcs = {.dispatch = delivery_dispatch};
 
 /* ---- the device's side ---- */
 
@@ -201,6 +249,15 @@ struct hv_surface *hv_surface_new(void)
     s->ctx = g_main_context_ref_thread_default();
     s->listeners = g_ptr_array_new();
     s->next_id = 1;
+    s->last_frame = G_MININT64 / 2; /* the first damage is delivered at once */
+    s->source = g_source_new(&delivery_funcs, sizeof(struct delivery_source));
+    ((struct delivery_source *)s->source)->surface = s;
+    g_source_set_priority(s->source, G_PRIORITY_DEFAULT);
+    g_source_set_name(s->source, "surface delivery");
+    s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (s->timer_fd >= 0)
+        g_source_add_unix_fd(s->source, s->timer_fd, G_IO_IN);
+    g_source_attach(s->source, s->ctx);
     return s;
 }
 
@@ -208,10 +265,10 @@ void hv_surface_free(struct hv_surface *s)
 {
     if (!s)
         return;
-    if (s->source) {
-        g_source_destroy(s->source);
-        g_source_unref(s->source);
-    }
+    g_source_destroy(s->source);
+    g_source_unref(s->source);
+    if (s->timer_fd >= 0)
+        close(s->timer_fd);
     for (unsigned i = 0; i < s->listeners->len; i++)
         g_free(s->listeners->pdata[i]);
     g_ptr_array_free(s->listeners, TRUE);

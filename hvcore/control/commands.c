@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "display/keymap.h"
+
 /* A NULL from the VM would make an invalid reply; say so instead. */
 static const char *vm_state(const struct hv_control *ctl)
 {
@@ -198,7 +200,149 @@ static int cmd_balloon_set(struct hv_control_call *call)
     return 0;
 }
 
+static int cmd_screendump(struct hv_control_call *call)
+{
+    const struct hv_control_ops *ops = &call->ctl->ops;
+    JsonNode *node = json_object_get_member(call->args, "filename");
+
+    if (!ops->screendump)
+        return unavailable(call, "screendump");
+    if (!node || !JSON_NODE_HOLDS_VALUE(node) ||
+        json_node_get_value_type(node) != G_TYPE_STRING || !*json_node_get_string(node)) {
+        g_autofree char *text = node ? json_to_string(node, FALSE) : NULL;
+        g_autofree char *q = text ? hv_control_quote(text) : NULL;
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_ARGUMENT,
+                                    "screendump needs argument \"filename\", a non-empty "
+                                    "string (the PNG file to write)%s%s", q ? ", got " : "",
+                                    q ? q : "");
+    }
+    g_autofree char *msg = NULL;
+    int rc = ops->screendump(ops->opaque, json_node_get_string(node), &msg);
+    if (rc < 0)
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_GENERIC,
+                                    "screendump failed: %s", msg ? msg : g_strerror(-rc));
+    return 0;
+}
+
+static int cmd_query_display(struct hv_control_call *call)
+{
+    const struct hv_control_ops *ops = &call->ctl->ops;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    if (!ops->display)
+        return unavailable(call, "query-display");
+    json_builder_begin_object(b);
+    ops->display(ops->opaque, b);
+    json_builder_end_object(b);
+    call->ret = json_builder_get_root(b);
+    return 0;
+}
+
+/* A string argument; NULL (with call->err set) when it is missing or not a string. */
+static const char *string_argument(struct hv_control_call *call, const char *cmd,
+                                   const char *name, const char *what)
+{
+    JsonNode *node = json_object_get_member(call->args, name);
+
+    if (node && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING)
+        return json_node_get_string(node);
+    g_autofree char *text = node ? json_to_string(node, FALSE) : NULL;
+    g_autofree char *q = text ? hv_control_quote(text) : NULL;
+    hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_ARGUMENT,
+                         "%s needs argument \"%s\", a string (%s)%s%s", cmd, name, what,
+                         q ? ", got " : "", q ? q : "");
+    return NULL;
+}
+
+static int cmd_set_password(struct hv_control_call *call)
+{
+    const struct hv_control_ops *ops = &call->ctl->ops;
+
+    if (!ops->set_password)
+        return unavailable(call, "set-password");
+    const char *protocol = string_argument(call, "set-password", "protocol", "spice or vnc");
+    if (!protocol)
+        return -EINVAL;
+    if (strcmp(protocol, "spice") != 0 && strcmp(protocol, "vnc") != 0) {
+        g_autofree char *q = hv_control_quote(protocol);
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_ARGUMENT,
+                                    "argument \"protocol\" is %s, expected \"spice\" or "
+                                    "\"vnc\"", q);
+    }
+    const char *password = string_argument(call, "set-password", "password",
+                                           "what clients must give");
+    if (!password)
+        return -EINVAL;
+    g_autofree char *msg = NULL;
+    int rc = ops->set_password(ops->opaque, protocol, password, &msg);
+    if (rc < 0)
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_GENERIC,
+                                    "set-password failed: %s", msg ? msg : g_strerror(-rc));
+    return 0;
+}
+
 static const char *const balloon_set_args[] = {"target", "target-mb", NULL};
+/* One key of send-key: a QMP key name, as a string or as {"type": "qcode", "data": NAME}. */
+static uint16_t key_of(JsonNode *node)
+{
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+        JsonObject *o = json_node_get_object(node);
+        JsonNode *type = json_object_get_member(o, "type");
+        JsonNode *data = json_object_get_member(o, "data");
+        if (json_object_get_size(o) != 2 || !type || !data || !JSON_NODE_HOLDS_VALUE(type) ||
+            json_node_get_value_type(type) != G_TYPE_STRING ||
+            strcmp(json_node_get_string(type), "qcode") != 0)
+            return 0;
+        node = data;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+        return 0;
+    return hv_keymap_qcode_to_linux(json_node_get_string(node));
+}
+
+#define SEND_KEY_MAX 16
+
+static int cmd_send_key(struct hv_control_call *call)
+{
+    const struct hv_control_ops *ops = &call->ctl->ops;
+    JsonNode *keys = json_object_get_member(call->args, "keys");
+    uint16_t codes[SEND_KEY_MAX];
+
+    if (!ops->send_key)
+        return unavailable(call, "send-key");
+    if (!keys || !JSON_NODE_HOLDS_ARRAY(keys) ||
+        json_array_get_length(json_node_get_array(keys)) == 0 ||
+        json_array_get_length(json_node_get_array(keys)) > SEND_KEY_MAX)
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_ARGUMENT,
+                                    "send-key needs argument \"keys\", a list of 1 to %d key "
+                                    "names such as [\"ctrl\", \"alt\", \"delete\"]",
+                                    SEND_KEY_MAX);
+    JsonArray *a = json_node_get_array(keys);
+    unsigned n = json_array_get_length(a);
+    for (unsigned i = 0; i < n; i++) {
+        codes[i] = key_of(json_array_get_element(a, i));
+        if (!codes[i]) {
+            g_autofree char *text = json_to_string(json_array_get_element(a, i), FALSE);
+            g_autofree char *q = hv_control_quote(text);
+            return hv_control_error_set(&call->err, HV_CONTROL_ERROR_INVALID_ARGUMENT,
+                                        "send-key: key %s is unknown: expected a QMP key name "
+                                        "such as \"ctrl\", \"alt\", \"delete\", \"a\", "
+                                        "\"f1\" or \"ret\"", q);
+        }
+    }
+    if (require_state(call, "send-key", "running") < 0)
+        return -EINVAL;
+    g_autofree char *msg = NULL;
+    int rc = ops->send_key(ops->opaque, codes, n, &msg);
+    if (rc < 0)
+        return hv_control_error_set(&call->err, HV_CONTROL_ERROR_GENERIC,
+                                    "send-key failed: %s", msg ? msg : g_strerror(-rc));
+    return 0;
+}
+
+static const char *const send_key_args[] = {"keys", NULL};
+static const char *const set_password_args[] = {"protocol", "password", NULL};
+static const char *const screendump_args[] = {"filename", NULL};
 
 const struct hv_control_command hv_control_commands[] = {
     {
@@ -255,6 +399,38 @@ const struct hv_control_command hv_control_commands[] = {
         .doc = "Legal when the VM is running: sets the memory the guest should keep, `target` "
                "bytes or `target-mb` MiB, more than 0 and at most its RAM; the balloon "
                "driver inflates or deflates towards it.",
+    },
+    {
+        .name = "screendump",
+        .args = screendump_args,
+        .run = cmd_screendump,
+        .doc = "Legal at any time. Writes the guest's screen as it is now to `filename` as a "
+               "PNG (replacing that file); fails when the VM has no display or the guest has "
+               "set no mode yet.",
+    },
+    {
+        .name = "query-display",
+        .run = cmd_query_display,
+        .doc = "Legal at any time. Returns the display device (`device`, null without one), "
+               "the guest's current mode (`mode`: width and height, null while the display "
+               "is off) and one object per display server (`vnc`, `spice`, `sdl`).",
+    },
+    {
+        .name = "set-password",
+        .args = set_password_args,
+        .run = cmd_set_password,
+        .doc = "Legal at any time. Sets the password (`password`) that clients of the "
+               "`protocol` server (\"spice\" or \"vnc\") must give from now on; clients "
+               "already connected stay. Until it is set that server refuses every client. "
+               "Fails when that server is not running or takes no password.",
+    },
+    {
+        .name = "send-key",
+        .args = send_key_args,
+        .run = cmd_send_key,
+        .doc = "Legal when the VM is running. Presses the `keys` (1 to 16 QMP key names, e.g. "
+               "[\"ctrl\", \"alt\", \"delete\"]) on the guest's keyboard in order, then "
+               "releases them in reverse order.",
     },
 };
 

@@ -30,6 +30,16 @@ struct hv_control_ops {
     int (*reset)(void *opaque, char **err);
     /* The balloon's target: guest RAM in bytes. -ERANGE means a value the VM refuses. */
     int (*balloon_set)(void *opaque, uint64_t bytes, char **err);
+    /* Writes the guest's screen to `filename` as PNG. -ENODEV: the VM has no display. */
+    int (*screendump)(void *opaque, const char *filename, char **err);
+    /* Members of query-display's object: the device, the mode, each display server. */
+    void (*display)(void *opaque, JsonBuilder *b);
+    /* The password a display server's clients must give ("spice" or "vnc"). -ENODEV: that
+       server is not running; -EINVAL: it takes no password (*err says why). */
+    int (*set_password)(void *opaque, const char *protocol, const char *password, char **err);
+    /* Presses the keys (Linux codes) in order, then releases them in reverse. -ENODEV: the
+       VM has no keyboard. */
+    int (*send_key)(void *opaque, const uint16_t *codes, unsigned n, char **err);
     void *opaque;
 };
 

@@ -25,11 +25,15 @@ static int set_slot(struct hv_vm *vm, unsigned index, char **err)
     const struct hv_slot *s = &vm->slots[index];
     struct kvm_userspace_memory_region region = {
         .slot = index,
-        .flags = s->readonly ? KVM_MEM_READONLY : 0,
+        .flags = (s->readonly ? KVM_MEM_READONLY : 0) |
+                 (s->log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0),
         .guest_phys_addr = s->gpa,
         .memory_size = s->size,
         .userspace_addr = (uintptr_t)s->hva,
     };
+    /* An unmapped movable slot has nothing in KVM (KVM refuses to delete a missing one). */
+    if (s->log_dirty && s->gpa == 0)
+        return 0;
     if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
         int e = errno;
         *err = g_strdup_printf("cannot map guest memory at 0x%llx (%llu KiB): %s",
@@ -38,6 +42,31 @@ static int set_slot(struct hv_vm *vm, unsigned index, char **err)
         return -e;
     }
     return 0;
+}
+
+/* Longs in a slot's dirty bitmap: KVM's bitmap has one bit a page, rounded up to longs. */
+static size_t dirty_longs(const struct hv_slot *s)
+{
+    const size_t bits = 8 * sizeof(unsigned long);
+    return ((s->size >> 12) + bits - 1) / bits;
+}
+
+/*
+ * KVM drops a slot's dirty bitmap with the slot: move what it has logged into the slot's
+ * carried bits first. If KVM cannot say, every page counts as written.
+ */
+static void carry_dirty_log(struct hv_vm *vm, unsigned index)
+{
+    struct hv_slot *s = &vm->slots[index];
+    if (!s->log_dirty || s->gpa == 0 || vm->fd < 0)
+        return;
+    size_t n = dirty_longs(s);
+    g_autofree unsigned long *now = g_new0(unsigned long, n);
+    struct kvm_dirty_log log = {.slot = index, .dirty_bitmap = now};
+    if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0)
+        memset(now, 0xff, n * sizeof(*now));
+    for (size_t i = 0; i < n; i++)
+        s->carried[i] |= now[i];
 }
 
 static int create_kvm_vm(struct hv_vm *vm, char **err)
@@ -129,9 +158,76 @@ int hv_vm_add_slot(struct hv_vm *vm, uint64_t gpa, uint64_t size, void *hva, boo
     return r;
 }
 
+int hv_vm_add_dirty_slot(struct hv_vm *vm, uint64_t gpa, uint64_t size, void *hva, char **err)
+{
+    if (vm->nr_slots == HV_MAX_SLOTS) {
+        *err = g_strdup("too many guest memory regions");
+        return -ENOSPC;
+    }
+    unsigned index = vm->nr_slots;
+    vm->slots[index] = (struct hv_slot){.gpa = gpa, .size = size, .hva = hva,
+                                        .log_dirty = true};
+    int r = set_slot(vm, index, err);
+    if (r < 0)
+        return r;
+    vm->slots[index].carried = g_new0(unsigned long, dirty_longs(&vm->slots[index]));
+    vm->nr_slots++;
+    return (int)index;
+}
+
+int hv_vm_move_slot(struct hv_vm *vm, unsigned index, uint64_t gpa)
+{
+    if (index >= vm->nr_slots || !vm->slots[index].log_dirty)
+        return -EINVAL;
+    struct hv_slot *s = &vm->slots[index];
+    if (s->gpa == gpa)
+        return 0;
+    if (s->gpa) {
+        /* KVM moves a slot only as delete and re-create, and forgets its log on delete. */
+        carry_dirty_log(vm, index);
+        struct kvm_userspace_memory_region del = {.slot = index, .memory_size = 0,
+                                                  .guest_phys_addr = s->gpa,
+                                                  .userspace_addr = (uintptr_t)s->hva};
+        if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &del) < 0)
+            return -errno;
+        s->gpa = 0;
+    }
+    s->gpa = gpa;
+    char *err = NULL;
+    int r = set_slot(vm, index, &err);
+    if (r < 0) {
+        g_free(err);
+        s->gpa = 0;
+    }
+    return r;
+}
+
+int hv_vm_get_dirty_log(struct hv_vm *vm, unsigned index, unsigned long *bitmap)
+{
+    if (index >= vm->nr_slots || !vm->slots[index].log_dirty)
+        return -EINVAL;
+    struct hv_slot *s = &vm->slots[index];
+    size_t n = dirty_longs(s);
+    if (s->gpa == 0) {
+        memset(bitmap, 0, n * sizeof(*bitmap));
+    } else {
+        /* Without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 the get also clears KVM's bits. */
+        struct kvm_dirty_log log = {.slot = index, .dirty_bitmap = bitmap};
+        if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0)
+            return -errno;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bitmap[i] |= s->carried[i];
+        s->carried[i] = 0;
+    }
+    return 0;
+}
+
 int hv_vm_recreate(struct hv_vm *vm, char **err)
 {
     hv_vcpus_destroy(vm);
+    for (unsigned i = 0; i < vm->nr_slots; i++)
+        carry_dirty_log(vm, i);
     if (vm->fd >= 0)
         close(vm->fd);
     vm->fd = -1;
@@ -157,6 +253,10 @@ void hv_vm_destroy(struct hv_vm *vm)
     hv_irq_destroy(vm);
     hv_iobus_clear(&vm->pio);
     hv_iobus_clear(&vm->mmio);
+    for (unsigned i = 0; i < vm->nr_slots; i++) {
+        g_free(vm->slots[i].carried);
+        vm->slots[i].carried = NULL;
+    }
     pthread_mutex_destroy(&vm->lock);
     pthread_cond_destroy(&vm->cond);
 }

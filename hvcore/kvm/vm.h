@@ -40,10 +40,16 @@ struct hv_vcpu {
 };
 
 struct hv_slot {
-    uint64_t gpa;
+    uint64_t gpa;     /* 0 for a movable slot that is not mapped now */
     uint64_t size;
     void *hva;
     bool readonly;
+    bool log_dirty;   /* KVM_MEM_LOG_DIRTY_PAGES: a movable framebuffer slot */
+    /*
+     * Pages KVM had logged when the slot was deleted (moved, unmapped, VM re-created):
+     * KVM frees its bitmap with the slot, so they wait here for hv_vm_get_dirty_log.
+     */
+    unsigned long *carried;
 };
 
 struct hv_vm {
@@ -79,6 +85,20 @@ int hv_vm_init(struct hv_vm *vm, const struct hv_host *host, char **err);
 /* Registers guest memory; kept so that a reset can register it again. */
 int hv_vm_add_slot(struct hv_vm *vm, uint64_t gpa, uint64_t size, void *hva, bool readonly,
                    char **err);
+/*
+ * A slot that can move and whose written pages can be read back: a framebuffer BAR.
+ * `gpa` 0 means not mapped yet. Returns the slot's index (>= 0) or -errno with *err set.
+ * The caller serializes hv_vm_move_slot and hv_vm_get_dirty_log on the same slot.
+ */
+int hv_vm_add_dirty_slot(struct hv_vm *vm, uint64_t gpa, uint64_t size, void *hva, char **err);
+/* Maps a slot from hv_vm_add_dirty_slot at `gpa` instead (0: unmaps it). 0 or -errno. */
+int hv_vm_move_slot(struct hv_vm *vm, unsigned index, uint64_t gpa);
+/*
+ * Fills `bitmap` (one bit per 4 KiB page of the slot, in unsigned longs) with the pages
+ * written since the last call, and starts over. Pages written before a move or an unmap
+ * are reported too (by the first call after it); while unmapped nothing new is written.
+ */
+int hv_vm_get_dirty_log(struct hv_vm *vm, unsigned index, unsigned long *bitmap);
 /* Drops the KVM VM and its vCPUs and creates them afresh, as a hardware reset would. */
 int hv_vm_recreate(struct hv_vm *vm, char **err);
 void hv_vm_destroy(struct hv_vm *vm);

@@ -168,24 +168,44 @@ static bool tx_chain(struct hv_virtio_net *net)
 
 static gboolean tx_resume(gpointer opaque);
 
+/*
+ * Sends what the guest queued. Guest notifications stay off while the ring is drained, so
+ * a guest that keeps adding frames meanwhile does not exit to kick us for each one (VM
+ * exits are what a busy sender pays most for); they are back on, and the ring checked once
+ * more, before we stop.
+ */
 static void tx_run(struct hv_virtio_net *net)
 {
     struct hv_virtio_dev *dev = &net->dev;
+    struct hv_virtq *vq = &dev->queues[HV_NET_TXQ].vq;
     bool pushed = false;
+    if (!net->active || dev->broken || !vq->enabled || !vq->used)
+        return;
+    hv_virtq_set_notify(vq, false);
     for (unsigned budget = TX_BUDGET; net->active && !dev->broken; budget--) {
         if (budget == 0) {
+            /* Notifications stay off: tx_resume goes on where this stops. */
             if (!net->tx_idle)
                 net->tx_idle = g_idle_add(tx_resume, net);
-            break;
+            if (pushed)
+                hv_virtio_notify(dev, HV_NET_TXQ);
+            return;
         }
         int r = pop(net, HV_NET_TXQ, &net->tx_req);
-        if (r <= 0)
+        if (r == 0) {
+            hv_virtq_set_notify(vq, true);
+            r = pop(net, HV_NET_TXQ, &net->tx_req);
+            if (r <= 0)
+                break;
+            hv_virtq_set_notify(vq, false);
+        }
+        if (r < 0 || !tx_chain(net))
             break;
-        if (!tx_chain(net))
-            break;
-        hv_virtq_push(&dev->queues[HV_NET_TXQ].vq, net->tx_req.head, 0);
+        hv_virtq_push(vq, net->tx_req.head, 0);
         pushed = true;
     }
+    if (vq->used) /* not if a reset came in between */
+        hv_virtq_set_notify(vq, true);
     if (pushed)
         hv_virtio_notify(dev, HV_NET_TXQ);
 }

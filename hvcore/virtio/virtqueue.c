@@ -69,6 +69,7 @@ int hv_virtq_start(struct hv_virtq *q, const struct hv_memory *mem, bool indirec
     q->last_avail = 0;
     q->used_idx = 0;
     q->signalled_valid = false;
+    q->notify_off = false;
     q->inflight = 0;
     return 0;
 }
@@ -211,8 +212,11 @@ int hv_virtq_pop(struct hv_virtq *q, struct hv_virtq_req *req, const char **why)
     }
     q->last_avail++;
     q->inflight++;
-    if (q->event_idx) /* avail_event: tell the driver how far we have read */
+    if (q->event_idx && !q->notify_off) { /* avail_event: how far we have read */
         store16(q->used + USED_RING + USED_ELEM * q->size, q->last_avail);
+        /* Seen before the next pop reads avail idx, or a chain added between is lost. */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    }
     return 1;
 }
 
@@ -248,9 +252,14 @@ bool hv_virtq_should_notify(struct hv_virtq *q)
 
 void hv_virtq_set_notify(struct hv_virtq *q, bool enable)
 {
+    q->notify_off = !enable;
     if (q->event_idx) {
-        if (enable)
+        /* Disabled, avail_event stays where it is: the driver, past it, does not notify. */
+        if (enable) {
             store16(q->used + USED_RING + USED_ELEM * q->size, load16(q->avail + 2));
+            /* The store must be seen before the caller looks at avail idx again. */
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        }
         return;
     }
     uint16_t flags = load16(q->used);

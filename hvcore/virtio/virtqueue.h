@@ -36,6 +36,7 @@ struct hv_virtq {
     uint16_t used_idx;
     uint16_t signalled_used;
     bool signalled_valid;
+    bool notify_off; /* hv_virtq_set_notify(false): pops leave avail_event behind */
     unsigned inflight;
 };
 
@@ -67,7 +68,10 @@ int hv_virtq_pop(struct hv_virtq *q, struct hv_virtq_req *req, const char **why)
 void hv_virtq_push(struct hv_virtq *q, uint16_t head, uint32_t len);
 /* Whether the driver wants an interrupt for what was pushed since the last one. */
 bool hv_virtq_should_notify(struct hv_virtq *q);
-/* Suppresses (or re-enables) guest notifications while the device is busy polling. */
+/*
+ * Suppresses (or re-enables) guest notifications while the device is busy polling. After
+ * re-enabling, pop once more: a chain the driver added just before is not notified.
+ */
 void hv_virtq_set_notify(struct hv_virtq *q, bool enable);
 /* Copies from a request's writable segments / to a buffer from its readable ones. */
 size_t hv_virtq_copy_to_in(struct hv_virtq_req *req, size_t skip, const void *buf, size_t len);

@@ -17,6 +17,9 @@ static const char usage[] =
     "                  [--net user[,hostfwd=...][,mac=MAC] | --net tap,ifname=NAME[,mac=MAC]]...\n"
     "                  [--console BACKEND] [--no-reboot] [--ksm] [--hugepages]\n"
     "                  [--gpu bochs|virtio]\n"
+    "                  [--vnc unix[:PATH]|HOST:PORT[,password=on][,keymap=en-us|pt-br]]\n"
+    "                  [--spice unix:PATH|HOST:PORT[,ticketing=off]] [--display sdl|none]\n"
+    "                  [--name NAME]\n"
     "\n"
     "Runs one virtual machine on KVM.\n"
     "\n"
@@ -39,6 +42,17 @@ static const char usage[] =
     "  --hugepages        back guest RAM with transparent huge pages\n"
     "  --gpu KIND         the display device: bochs (bochs-display, the default when a\n"
     "                     display is requested) or virtio (virtio-gpu, 2D)\n"
+    "  --vnc ADDRESS      serve the screen, keyboard and tablet over VNC on a unix socket\n"
+    "                     (unix:PATH; plain unix: beside --control, .sock -> .vnc) or TCP\n"
+    "                     (127.0.0.1:PORT; other addresses only when named); password=on:\n"
+    "                     clients need the password set with the control command\n"
+    "                     set-password; keymap: the guest's keyboard layout (en-us)\n"
+    "  --spice ADDRESS    serve the screen, keyboard and tablet over SPICE on a unix socket\n"
+    "                     (unix:PATH) or TCP (127.0.0.1:PORT; other addresses only when\n"
+    "                     named); clients need the password set with the control\n"
+    "                     command set-password, unless ,ticketing=off is given\n"
+    "  --display KIND     sdl: show the screen in a local window; none (the default)\n"
+    "  --name NAME        the VM's name, shown in the window title and to SPICE clients\n"
     "  --help, --version\n"
     "\n"
     "In --serial stdio mode, Ctrl-A X quits and Ctrl-A A sends Ctrl-A.\n";
@@ -83,7 +97,7 @@ int hv_parse_size(const char *text, uint64_t *bytes)
 enum opt {
     OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_FIRMWARE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
     OPT_CONTROL, OPT_NO_REBOOT, OPT_KSM, OPT_HUGEPAGES, OPT_HELP, OPT_VERSION, OPT_DISK,
-    OPT_NET, OPT_CONSOLE, OPT_CONFIG, OPT_GPU,
+    OPT_NET, OPT_CONSOLE, OPT_CONFIG, OPT_GPU, OPT_VNC, OPT_SPICE, OPT_DISPLAY, OPT_NAME,
 };
 
 static const struct {
@@ -105,6 +119,10 @@ static const struct {
     {"console", OPT_CONSOLE, true, "--console unix:console.sock"},
     {"config", OPT_CONFIG, true, "--config vm.json"},
     {"gpu", OPT_GPU, true, "--gpu bochs"},
+    {"vnc", OPT_VNC, true, "--vnc unix:/run/user/1000/vm.vnc"},
+    {"spice", OPT_SPICE, true, "--spice unix:/run/user/1000/vm.spice"},
+    {"display", OPT_DISPLAY, true, "--display sdl"},
+    {"name", OPT_NAME, true, "--name debian"},
     {"no-reboot", OPT_NO_REBOOT, false, NULL},
     {"ksm", OPT_KSM, false, NULL},
     {"hugepages", OPT_HUGEPAGES, false, NULL},
@@ -218,6 +236,35 @@ static int apply(struct hv_config *cfg, enum opt opt, const char *flag, const ch
             return -EINVAL;
         }
         return 0;
+    case OPT_VNC:
+        hv_vnc_spec_clear(&cfg->vnc);
+        cfg->has_vnc = false;
+        if (hv_vnc_spec_parse(value, &cfg->vnc, err) < 0)
+            return -EINVAL;
+        cfg->has_vnc = true;
+        return 0;
+    case OPT_SPICE:
+        hv_spice_spec_clear(&cfg->spice);
+        cfg->has_spice = false;
+        if (hv_spice_spec_parse(value, &cfg->spice, err) < 0)
+            return -EINVAL;
+        cfg->has_spice = true;
+        return 0;
+    case OPT_DISPLAY:
+        if (!strcmp(value, "sdl") || !strcmp(value, "none")) {
+            cfg->display_sdl = !strcmp(value, "sdl");
+            return 0;
+        }
+        *err = g_strdup_printf("--display '%s': expected sdl or none", value);
+        return -EINVAL;
+    case OPT_NAME:
+        if (!*value || strlen(value) > 255 || !g_utf8_validate(value, -1, NULL)) {
+            *err = g_strdup_printf("--name '%s': expected 1 to 255 bytes of UTF-8", value);
+            return -EINVAL;
+        }
+        g_free(cfg->name);
+        cfg->name = g_strdup(value);
+        return 0;
     case OPT_CONFIG: /* expanded by parse_list */
         return -EINVAL;
     case OPT_NO_REBOOT: cfg->no_reboot = true; return 0;
@@ -270,6 +317,8 @@ static int check(struct hv_config *cfg, char **err)
             }
     if (cfg->kernel && !cfg->cmdline)
         cfg->cmdline = g_strdup(HV_DEFAULT_CMDLINE);
+    if (cfg->has_vnc && hv_vnc_spec_finish(&cfg->vnc, cfg->control, err) < 0)
+        return -EINVAL;
     if (cfg->gpu == HV_GPU_NONE && hv_config_wants_display(cfg))
         cfg->gpu = HV_GPU_BOCHS;
     return 0;
@@ -278,7 +327,7 @@ static int check(struct hv_config *cfg, char **err)
 bool hv_config_wants_display(const struct hv_config *cfg)
 {
     /* Each display consumer's flag joins this list. */
-    return cfg->gpu != HV_GPU_NONE;
+    return cfg->gpu != HV_GPU_NONE || cfg->has_vnc || cfg->has_spice || cfg->display_sdl;
 }
 
 static int parse_list(int argc, char **argv, int first, struct hv_config *cfg, bool nested,
@@ -367,5 +416,8 @@ void hv_config_clear(struct hv_config *cfg)
         hv_disk_spec_clear(&cfg->disks[i]);
     for (unsigned i = 0; i < cfg->nr_nics; i++)
         hv_net_spec_clear(&cfg->nics[i]);
+    hv_spice_spec_clear(&cfg->spice);
+    hv_vnc_spec_clear(&cfg->vnc);
+    g_free(cfg->name);
     memset(cfg, 0, sizeof(*cfg));
 }

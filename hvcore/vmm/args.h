@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include "devices/chardev.h"
+#include "display/spice.h"
+#include "display/vnc.h"
 #include "vmm/devargs.h"
 
 #define HV_DEFAULT_MEMORY (512ull << 20)
@@ -35,6 +37,12 @@ struct hv_config {
     bool has_console; /* virtio-console (hvc0) */
     struct hv_chardev_spec console;
     enum hv_gpu_kind gpu;
+    bool has_vnc; /* --vnc */
+    struct hv_vnc_spec vnc;
+    bool has_spice; /* --spice */
+    struct hv_spice_spec spice;
+    bool display_sdl; /* --display sdl */
+    char *name;       /* --name: the VM's name for window titles and SPICE clients */
 };
 
 enum {

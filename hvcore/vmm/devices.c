@@ -12,6 +12,7 @@
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/input.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
 
@@ -151,6 +152,28 @@ static int add_nics(struct hv_machine *m, char **err)
     return 0;
 }
 
+/* With a display: a virtio-input keyboard and tablet, behind m->input_sink. */
+static int add_input(struct hv_machine *m, char **err)
+{
+    static const char *const ids[] = {"keyboard0", "tablet0"};
+    struct hv_virtio_input *in[2] = {NULL, NULL};
+    if (!m->surface)
+        return 0;
+    for (unsigned i = 0; i < 2; i++) {
+        int r = hv_virtio_input_new(i ? HV_INPUT_TABLET : HV_INPUT_KEYBOARD, &m->vm, &m->mem,
+                                    &in[i]);
+        if (r == 0 && (r = hv_virtio_add(hv_virtio_input_dev(in[i]), &m->pci)) < 0)
+            hv_virtio_input_device_ops.destroy(in[i]);
+        if (r < 0) {
+            *err = g_strdup_printf("cannot add virtio-input %s: %s", ids[i], g_strerror(-r));
+            return r;
+        }
+        hv_machine_add_device(m, &hv_virtio_input_device_ops, in[i], ids[i]);
+    }
+    hv_virtio_input_sink(in[0], in[1], &m->input_sink);
+    return 0;
+}
+
 int hv_machine_register_devices(struct hv_machine *m, char **err)
 {
     int r = hv_machine_create_uart(m);
@@ -186,5 +209,9 @@ int hv_machine_register_devices(struct hv_machine *m, char **err)
         return r;
     if ((r = add_disks(m, err)) < 0)
         return r;
-    return add_nics(m, err);
+    if ((r = add_nics(m, err)) < 0)
+        return r;
+    if ((r = hv_machine_add_display(m, err)) < 0)
+        return r;
+    return add_input(m, err);
 }

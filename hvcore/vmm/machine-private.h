@@ -19,3 +19,8 @@ int hv_machine_create_uart(struct hv_machine *m);
 int hv_machine_open_disks(struct hv_machine *m, char **err);
 int hv_machine_open_nics(struct hv_machine *m, char **err);
 int hv_machine_register_devices(struct hv_machine *m, char **err);
+
+/* display.c: the display device over m->surface (nothing without one), and its commands. */
+int hv_machine_add_display(struct hv_machine *m, char **err);
+int hv_machine_screendump(void *opaque, const char *filename, char **err);
+void hv_machine_query_display(void *opaque, JsonBuilder *b);

@@ -13,6 +13,10 @@
 #include <unistd.h>
 
 #include "block/raw.h"
+#include "display/sdl.h"
+#include "display/spice.h"
+#include "display/vnc.h"
+#include "display/surface.h"
 #include "virtio/blk.h"
 #include "virtio/balloon.h"
 #include "virtio/console.h"
@@ -249,6 +253,88 @@ static gboolean flush_uart(gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+static int ctl_set_password(void *opaque, const char *protocol, const char *password,
+                            char **err)
+{
+    struct hv_machine *m = opaque;
+    if (!strcmp(protocol, "spice")) {
+        if (!m->spice) {
+            *err = g_strdup("this VM has no SPICE server (start it with --spice)");
+            return -ENODEV;
+        }
+        return hv_spice_set_password(m->spice, password, err);
+    }
+    if (!strcmp(protocol, "vnc")) {
+        if (!m->vnc) {
+            *err = g_strdup("this VM has no VNC server (start it with --vnc)");
+            return -ENODEV;
+        }
+        return hv_vnc_set_password(m->vnc, password, err);
+    }
+    *err = g_strdup_printf("this VM has no %s server", protocol);
+    return -ENODEV;
+}
+
+static const char *sdl_state(void *opaque)
+{
+    struct hv_machine *m = opaque;
+    return state_name(m->state);
+}
+
+/* Closing the window: the same power-button press as the powerdown command. */
+static void sdl_powerdown(void *opaque)
+{
+    struct hv_machine *m = opaque;
+    if (m->state == HV_STATE_RUNNING)
+        ctl_powerdown(m, NULL);
+}
+
+/* The display servers, after every other file: bad input there leaves nothing behind. */
+static int open_display_servers(struct hv_machine *m, char **err)
+{
+    if (m->cfg->has_spice) {
+        m->spice = hv_spice_new(&m->cfg->spice, m->surface, m->cfg->name, err);
+        if (!m->spice)
+            return -EINVAL;
+        hv_machine_add_display_consumer(m, &(struct hv_display_consumer){
+            .name = "spice", .describe = hv_spice_describe, .opaque = m->spice});
+        hv_spice_set_input(m->spice, m->input_sink.key ? &m->input_sink : NULL);
+    }
+    if (m->cfg->has_vnc) {
+        m->vnc = hv_vnc_new(&m->cfg->vnc, m->surface, &m->input_sink, err);
+        if (!m->vnc)
+            return -EINVAL;
+        hv_machine_add_display_consumer(m, &(struct hv_display_consumer){
+            .name = "vnc", .describe = hv_vnc_describe, .opaque = m->vnc});
+    }
+    /* The window last: the sockets above are the likelier bad input. */
+    if (m->cfg->display_sdl) {
+        struct hv_sdl_ops ops = {.state = sdl_state, .powerdown = sdl_powerdown, .opaque = m};
+        m->sdl = hv_sdl_new(m->surface, m->cfg->name, &ops, err);
+        if (!m->sdl)
+            return -EINVAL;
+        hv_sdl_set_input(m->sdl, m->input_sink.key ? &m->input_sink : NULL);
+        hv_machine_add_display_consumer(m, &(struct hv_display_consumer){
+            .name = "sdl", .describe = hv_sdl_describe, .opaque = m->sdl});
+    }
+    return 0;
+}
+
+static int ctl_send_key(void *opaque, const uint16_t *codes, unsigned n, char **err)
+{
+    struct hv_machine *m = opaque;
+    if (!m->input_sink.key) {
+        *err = g_strdup("this VM has no keyboard (it comes with a display: --gpu, --vnc, "
+                        "--spice or --display)");
+        return -ENODEV;
+    }
+    for (unsigned i = 0; i < n; i++)
+        m->input_sink.key(m->input_sink.opaque, codes[i], true);
+    for (unsigned i = n; i-- > 0;)
+        m->input_sink.key(m->input_sink.opaque, codes[i], false);
+    return 0;
+}
+
 static int open_host_files(struct hv_machine *m, char **err)
 {
     GError *error = NULL;
@@ -257,7 +343,9 @@ static int open_host_files(struct hv_machine *m, char **err)
             .state = ctl_state, .vcpus = ctl_vcpus, .pause = ctl_pause,
             .resume = ctl_resume, .quit = ctl_quit, .devices = ctl_devices,
             .stats = ctl_stats, .powerdown = ctl_powerdown, .reset = ctl_reset,
-            .balloon_set = ctl_balloon_set, .opaque = m};
+            .balloon_set = ctl_balloon_set, .screendump = hv_machine_screendump,
+            .display = hv_machine_query_display, .set_password = ctl_set_password,
+            .send_key = ctl_send_key, .opaque = m};
         m->control = hv_control_new(m->cfg->control, &m->control_ops, &error);
         if (!m->control) {
             *err = g_strdup_printf("--control %s", error->message);
@@ -277,7 +365,7 @@ static int open_host_files(struct hv_machine *m, char **err)
     }
     if (m->console && (*err = hv_virtio_console_open(m->console, &m->cfg->console)))
         return -EINVAL;
-    return 0;
+    return open_display_servers(m, err);
 }
 
 void hv_machine_add_device(struct hv_machine *m, const struct hv_device_ops *ops, void *impl,
@@ -306,6 +394,7 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
     m->vm.fd = -1;
     m->vm.event_fd = -1;
     m->devices = g_ptr_array_new();
+    m->display_consumers = g_array_new(FALSE, TRUE, sizeof(struct hv_display_consumer));
     /* From the start, so that a SIGTERM at any point still removes our sockets. */
     m->signal_sources[0] = g_unix_signal_add(SIGTERM, on_signal, m);
     m->signal_sources[1] = g_unix_signal_add(SIGINT, on_signal, m);
@@ -340,6 +429,8 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
         if (r < 0)
             return r == -ENOSPC || r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
     }
+    if (hv_config_wants_display(cfg))
+        m->surface = hv_surface_new();
     if (hv_machine_register_devices(m, err) < 0)
         return EXIT_FAILURE_RUNTIME;
 
@@ -504,6 +595,9 @@ void hv_machine_destroy(struct hv_machine *m)
     if (m->control)
         hv_control_free(m->control);
     m->control = NULL;
+    g_clear_pointer(&m->spice, hv_spice_free); /* before the surface and its device */
+    g_clear_pointer(&m->sdl, hv_sdl_free);
+    g_clear_pointer(&m->vnc, hv_vnc_free);     /* likewise, and before the input devices */
     if (m->serial)
         hv_chardev_close(m->serial);
     m->serial = NULL;
@@ -520,6 +614,11 @@ void hv_machine_destroy(struct hv_machine *m)
     if (m->devices)
         g_ptr_array_free(m->devices, TRUE);
     m->devices = NULL;
+    /* After the devices that draw into it and the consumers that read it. */
+    g_clear_pointer(&m->surface, hv_surface_free);
+    if (m->display_consumers)
+        g_array_free(m->display_consumers, TRUE);
+    m->display_consumers = NULL;
     for (unsigned i = 0; i < HV_MAX_DISKS; i++)
         hv_raw_close(g_steal_pointer(&m->disk_images[i]));
     for (unsigned i = 0; i < HV_MAX_NICS; i++)

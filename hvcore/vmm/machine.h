@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "control/server.h"
+#include "display/input.h"
 #include "devices/chardev.h"
 #include "devices/legacy.h"
 #include "devices/pci.h"
@@ -96,6 +97,12 @@ struct hv_machine {
     const char *display_device; /* "bochs-display", "virtio-gpu"; NULL without a display */
     struct hv_virtio_gpu *gpu;  /* with --gpu virtio (also in `devices`, which owns it) */
     GArray *display_consumers;  /* struct hv_display_consumer */
+    struct hv_spice *spice;     /* --spice */
+    struct hv_sdl *sdl;         /* --display sdl */
+    struct hv_vnc *vnc;         /* --vnc */
+    /* Keys and the pointer for display servers: the virtio-input keyboard and tablet, plugged
+       with the display device (valid when `surface` is). */
+    struct hv_input_sink input_sink;
     struct hv_control *control;
     struct hv_control_ops control_ops;
 

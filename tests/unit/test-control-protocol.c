@@ -902,7 +902,8 @@ static void test_server_greeting(struct fixture *f, gconstpointer data)
     g_assert_cmpstr(line, ==,
                     "{\"vmdesk\":{\"version\":\"" VMDESK_VERSION "\",\"protocol\":1,\"commands\":"
                     "[\"query-status\",\"query-devices\",\"query-stats\",\"pause\",\"resume\","
-                    "\"powerdown\",\"reset\",\"quit\",\"balloon-set\"]}}");
+                    "\"powerdown\",\"reset\",\"quit\",\"balloon-set\",\"screendump\","
+                    "\"query-display\",\"set-password\",\"send-key\"]}}");
     client_close(&c);
 }
 
@@ -930,7 +931,8 @@ static void test_server_query_status(struct fixture *f, gconstpointer data)
 }
 
 #define COMMAND_LIST                                                                               \
-    "query-status, query-devices, query-stats, pause, resume, powerdown, reset, quit, balloon-set"
+    "query-status, query-devices, query-stats, pause, resume, powerdown, reset, quit, balloon-set, " \
+    "screendump, query-display, set-password, send-key"
 
 static void test_server_errors(struct fixture *f, gconstpointer data)
 {

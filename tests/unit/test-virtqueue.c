@@ -673,6 +673,29 @@ static void test_event_idx(struct fixture *f, gconstpointer data)
     g_assert_cmpuint(get16(f, avail_event), ==, 5);
 }
 
+/* Notifications off with EVENT_IDX: pops leave avail_event behind, re-enabling catches up. */
+static void test_event_idx_suppress(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    setup_size(f, QSIZE, true, true);
+    const uint64_t avail_event = USED_GPA + 4 + 8 * QSIZE;
+
+    desc(f, 0, BUF_GPA, 8, VIRTQ_DESC_F_WRITE, 0);
+    for (unsigned i = 0; i < 4; i++)
+        offer(f, 0);
+    g_assert_cmpint(hv_virtq_pop(&f->q, f->req, &f->why), ==, 1);
+    g_assert_cmpuint(get16(f, avail_event), ==, 1);
+    hv_virtq_set_notify(&f->q, false);
+    g_assert_cmpint(hv_virtq_pop(&f->q, f->req, &f->why), ==, 1);
+    g_assert_cmpint(hv_virtq_pop(&f->q, f->req, &f->why), ==, 1);
+    g_assert_cmpuint(get16(f, avail_event), ==, 1); /* the driver past 1 does not kick */
+    hv_virtq_set_notify(&f->q, true);
+    g_assert_cmpuint(get16(f, avail_event), ==, 4); /* kick for the one after the last offered */
+    g_assert_cmpint(hv_virtq_pop(&f->q, f->req, &f->why), ==, 1);
+    g_assert_cmpuint(get16(f, avail_event), ==, 4);
+    g_assert_cmpint(hv_virtq_pop(&f->q, f->req, &f->why), ==, 0);
+}
+
 /* vring_need_event across the 16-bit wrap of the used index. */
 static void test_event_idx_wrap(struct fixture *f, gconstpointer data)
 {
@@ -771,6 +794,7 @@ int main(int argc, char **argv)
     add("/virtq/start/outside-ram", test_start_outside_ram);
     add("/virtq/notify/no-interrupt-flag", test_no_interrupt_flag);
     add("/virtq/notify/event-idx", test_event_idx);
+    add("/virtq/notify/event-idx-suppress", test_event_idx_suppress);
     add("/virtq/notify/event-idx-wrap", test_event_idx_wrap);
     add("/virtq/copy", test_copy);
     return g_test_run();
