@@ -122,9 +122,12 @@ static bool rx_frame(struct hv_virtio_net *net, const uint8_t *frame, size_t len
 static bool net_receive(void *opaque, const uint8_t *frame, size_t len)
 {
     struct hv_virtio_net *net = opaque;
+    /* Lock order as for a kick: a reset must not clear the RX ring under us. */
+    pthread_mutex_lock(&net->dev.queue_lock);
     pthread_mutex_lock(&net->lock);
     bool taken = rx_frame(net, frame, len);
     pthread_mutex_unlock(&net->lock);
+    pthread_mutex_unlock(&net->dev.queue_lock);
     return taken;
 }
 
@@ -213,10 +216,14 @@ static void tx_run(struct hv_virtio_net *net)
 static gboolean tx_resume(gpointer opaque)
 {
     struct hv_virtio_net *net = opaque;
+    /* The transport's queue lock first, as for a kick: a reset must not clear the ring
+     * from under us (lock order: queue_lock, then net->lock). */
+    pthread_mutex_lock(&net->dev.queue_lock);
     pthread_mutex_lock(&net->lock);
     net->tx_idle = 0;
     tx_run(net);
     pthread_mutex_unlock(&net->lock);
+    pthread_mutex_unlock(&net->dev.queue_lock);
     return G_SOURCE_REMOVE;
 }
 

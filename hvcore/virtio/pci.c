@@ -426,7 +426,12 @@ int hv_virtio_init(struct hv_virtio_dev *dev, const struct hv_virtio_ops *ops, v
     dev->vm = vm;
     dev->mem = mem;
     pthread_mutex_init(&dev->lock, NULL);
-    pthread_mutex_init(&dev->queue_lock, NULL);
+    /* Recursive: a kick's handler may make a backend deliver (net RX) on the same thread. */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&dev->queue_lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     dev->host_features = transport_features() | (ops->features ? ops->features(dev) : 0);
 
     /* Class codes as QEMU gives them, which guests' drivers do not care about. */
