@@ -40,7 +40,11 @@ void hv_surface_free(struct hv_surface *s);
 /* Called by the device: a new mode whose pixels are at `data` (NULL: display off). */
 void hv_surface_set_mode(struct hv_surface *s, uint32_t width, uint32_t height, uint32_t stride,
                          uint8_t *data);
-/* Called by the device: this part of the screen changed. Cheap; coalesced. */
+/*
+ * Called by the device: this part of the screen changed. Cheap; coalesced into frames at
+ * 60 Hz: delivered at once if the last frame went out a frame ago, else when the next is
+ * due (on a µs timer, so continuous damage comes out at 60 per second, never later).
+ */
 void hv_surface_damage(struct hv_surface *s, uint32_t x, uint32_t y, uint32_t w, uint32_t h);
 
 /* Consumers. Returns an id for hv_surface_remove_listener. */
