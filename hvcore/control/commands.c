@@ -95,18 +95,25 @@ static int cmd_query_devices(struct hv_control_call *call)
     return 0;
 }
 
-static int cmd_query_stats(struct hv_control_call *call)
+/* A reply that is one object whose members an op fills in. */
+static int object_reply(struct hv_control_call *call, const char *command,
+                        void (*fill)(void *opaque, JsonBuilder *b))
 {
     const struct hv_control_ops *ops = &call->ctl->ops;
     g_autoptr(JsonBuilder) b = json_builder_new();
 
-    if (!ops->stats)
-        return unavailable(call, "query-stats");
+    if (!fill)
+        return unavailable(call, command);
     json_builder_begin_object(b);
-    ops->stats(ops->opaque, b);
+    fill(ops->opaque, b);
     json_builder_end_object(b);
     call->ret = json_builder_get_root(b);
     return 0;
+}
+
+static int cmd_query_stats(struct hv_control_call *call)
+{
+    return object_reply(call, "query-stats", call->ctl->ops.stats);
 }
 
 /* For commands legal in exactly one state. */
@@ -226,16 +233,7 @@ static int cmd_screendump(struct hv_control_call *call)
 
 static int cmd_query_display(struct hv_control_call *call)
 {
-    const struct hv_control_ops *ops = &call->ctl->ops;
-    g_autoptr(JsonBuilder) b = json_builder_new();
-
-    if (!ops->display)
-        return unavailable(call, "query-display");
-    json_builder_begin_object(b);
-    ops->display(ops->opaque, b);
-    json_builder_end_object(b);
-    call->ret = json_builder_get_root(b);
-    return 0;
+    return object_reply(call, "query-display", call->ctl->ops.display);
 }
 
 /* A string argument; NULL (with call->err set) when it is missing or not a string. */
