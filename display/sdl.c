@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The local window (--display sdl): the guest's screen, keyboard and pointer in SDL2. */
 #include "display/sdl.h"
+#include "display/module.h"
 
 #include <SDL2/SDL.h>
 #include <glib.h>
@@ -301,3 +302,12 @@ void hv_sdl_free(struct hv_sdl *w)
     g_free(w->name);
     g_free(w);
 }
+
+/* What vmdesk-vmm calls (display/module.h). */
+const struct hv_sdl_module hv_module_sdl = {
+    .header = HV_MODULE_HEADER(struct hv_sdl_module),
+    .create = hv_sdl_new,
+    .destroy = hv_sdl_free,
+    .set_input = hv_sdl_set_input,
+    .describe = hv_sdl_describe,
+};

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The SPICE server (libspice-server): the guest's screen, keyboard and tablet for clients. */
 #include "display/spice.h"
+#include "display/module.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -47,39 +48,6 @@ struct hv_spice {
     unsigned clients;
     uint64_t connections, refused;
 };
-
-/* ---- --spice ---- */
-
-int hv_spice_spec_parse(const char *text, struct hv_spice_spec *spec, char **err)
-{
-    memset(spec, 0, sizeof(*spec));
-    g_auto(GStrv) parts = g_strsplit(text, ",", -1);
-    if (!parts[0]) {
-        *err = g_strdup("--spice '': expected unix:PATH or HOST:PORT, e.g. 127.0.0.1:5930");
-        return -EINVAL;
-    }
-    if (hv_endpoint_parse("--spice", parts[0], &spec->ep, err) < 0)
-        return -EINVAL;
-    for (unsigned i = 1; parts[i]; i++) {
-        if (!strcmp(parts[i], "ticketing=off"))
-            spec->no_ticketing = true;
-        else if (!strcmp(parts[i], "ticketing=on"))
-            spec->no_ticketing = false;
-        else {
-            *err = g_strdup_printf("--spice '%s': unknown option '%s', expected ticketing=off "
-                                   "or ticketing=on", text, parts[i]);
-            hv_spice_spec_clear(spec);
-            return -EINVAL;
-        }
-    }
-    return 0;
-}
-
-void hv_spice_spec_clear(struct hv_spice_spec *spec)
-{
-    hv_endpoint_clear(&spec->ep);
-    spec->no_ticketing = false;
-}
 
 /* ---- inputs ---- */
 
@@ -422,3 +390,13 @@ void hv_spice_free(struct hv_spice *s)
     hv_endpoint_clear(&s->ep);
     g_free(s);
 }
+
+/* What vmdesk-vmm calls (display/module.h). */
+const struct hv_spice_module hv_module_spice = {
+    .header = HV_MODULE_HEADER(struct hv_spice_module),
+    .create = hv_spice_new,
+    .destroy = hv_spice_free,
+    .set_input = hv_spice_set_input,
+    .set_password = hv_spice_set_password,
+    .describe = hv_spice_describe,
+};

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The VNC server (libvncserver): the guest's surface out, keys and the pointer in. */
 #include "display/vnc.h"
+#include "display/module.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -70,65 +71,6 @@ struct hv_vnc {
     bool input_dropped_logged;
     unsigned clients;
 };
-
-/* ---- --vnc ---- */
-
-int hv_vnc_spec_parse(const char *text, struct hv_vnc_spec *spec, char **err)
-{
-    memset(spec, 0, sizeof(*spec));
-    g_auto(GStrv) parts = g_strsplit(text, ",", -1);
-    const char *addr = parts[0];
-    for (unsigned i = 1; parts[i]; i++) {
-        const char *opt = parts[i];
-        if (!strcmp(opt, "password=on") || !strcmp(opt, "password")) {
-            spec->password = true;
-        } else if (!strcmp(opt, "password=off")) {
-            spec->password = false;
-        } else if (g_str_has_prefix(opt, "keymap=")) {
-            if (hv_keymap_parse(opt + 7, &spec->keymap) < 0) {
-                *err = g_strdup_printf("--vnc '%s': keymap '%s' is unknown: expected en-us or "
-                                       "pt-br", text, opt + 7);
-                return -EINVAL;
-            }
-        } else {
-            *err = g_strdup_printf("--vnc '%s': unknown option '%s': expected password=on|off "
-                                   "or keymap=en-us|pt-br", text, opt);
-            return -EINVAL;
-        }
-    }
-    if (!strcmp(addr, "unix")) {
-        spec->ep.kind = HV_ENDPOINT_UNIX;
-        return 0;
-    }
-    g_autofree char *why = NULL;
-    if (hv_endpoint_parse("--vnc", addr, &spec->ep, &why) < 0) {
-        /* The option part goes in the message too: it names what the user typed. */
-        *err = g_strdup_printf("%s (or unix for a socket beside --control)", why);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-int hv_vnc_spec_finish(struct hv_vnc_spec *spec, const char *control, char **err)
-{
-    if (spec->ep.kind != HV_ENDPOINT_UNIX || spec->ep.path)
-        return 0;
-    if (!control) {
-        *err = g_strdup("--vnc unix: the socket goes beside the control socket, and there is "
-                        "none: give --control PATH or --vnc unix:PATH");
-        return -EINVAL;
-    }
-    size_t len = strlen(control);
-    if (g_str_has_suffix(control, ".sock"))
-        len -= 5;
-    spec->ep.path = g_strdup_printf("%.*s.vnc", (int)len, control);
-    return 0;
-}
-
-void hv_vnc_spec_clear(struct hv_vnc_spec *spec)
-{
-    hv_endpoint_clear(&spec->ep);
-}
 
 /* ---- input: VNC thread -> main loop ---- */
 
@@ -678,3 +620,12 @@ void hv_vnc_describe(void *opaque, JsonBuilder *b)
     json_builder_set_member_name(b, "clients");
     json_builder_add_int_value(b, clients);
 }
+
+/* What vmdesk-vmm calls (display/module.h). */
+const struct hv_vnc_module hv_module_vnc = {
+    .header = HV_MODULE_HEADER(struct hv_vnc_module),
+    .create = hv_vnc_new,
+    .destroy = hv_vnc_free,
+    .set_password = hv_vnc_set_password,
+    .describe = hv_vnc_describe,
+};

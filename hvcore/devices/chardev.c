@@ -59,6 +59,7 @@ struct hv_chardev {
     int client_fd;
     char *path;
     bool bound;
+    bool created; /* file: the file did not exist before we opened it */
     dev_t sock_dev;
     ino_t sock_ino;
 
@@ -658,6 +659,7 @@ static int stdio_open(struct hv_chardev *dev, GError **error)
 
 static int file_open(struct hv_chardev *dev, const char *path, GError **error)
 {
+    dev->created = access(path, F_OK) < 0 && errno == ENOENT;
     dev->owned_out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (dev->owned_out_fd < 0) {
         int ret = -errno;
@@ -695,6 +697,7 @@ struct hv_chardev *hv_chardev_open(const struct hv_chardev_spec *spec,
         break;
     case HV_CHARDEV_FILE:
         dev->ring_cap = FILE_OUT_CAP;
+        dev->path = g_strdup(spec->path);
         ret = spec->path && *spec->path ? file_open(dev, spec->path, error) : -EINVAL;
         break;
     case HV_CHARDEV_UNIX:
@@ -753,4 +756,13 @@ void hv_chardev_close(struct hv_chardev *dev)
     g_free(dev->ring);
     g_free(dev->path);
     g_free(dev);
+}
+
+void hv_chardev_discard(struct hv_chardev *dev)
+{
+    g_autofree char *created = dev->kind == HV_CHARDEV_FILE && dev->created
+                                   ? g_strdup(dev->path) : NULL;
+    hv_chardev_close(dev);
+    if (created)
+        unlink(created);
 }

@@ -39,3 +39,6 @@ void hv_chardev_write(struct hv_chardev *dev, const uint8_t *buf, size_t len);
 void hv_chardev_accept_input(struct hv_chardev *dev);
 /* Restores the terminal, closes the client, removes the unix socket file. */
 void hv_chardev_close(struct hv_chardev *dev);
+/* Closes, and removes a file: backend's file if this chardev created it: for a VM that
+   failed to start, which leaves nothing behind. */
+void hv_chardev_discard(struct hv_chardev *dev);

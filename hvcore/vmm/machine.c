@@ -13,9 +13,7 @@
 #include <unistd.h>
 
 #include "block/raw.h"
-#include "display/sdl.h"
-#include "display/spice.h"
-#include "display/vnc.h"
+#include "display/module.h"
 #include "display/surface.h"
 #include "virtio/blk.h"
 #include "virtio/balloon.h"
@@ -262,14 +260,14 @@ static int ctl_set_password(void *opaque, const char *protocol, const char *pass
             *err = g_strdup("this VM has no SPICE server (start it with --spice)");
             return -ENODEV;
         }
-        return hv_spice_set_password(m->spice, password, err);
+        return m->spice_mod->set_password(m->spice, password, err);
     }
     if (!strcmp(protocol, "vnc")) {
         if (!m->vnc) {
             *err = g_strdup("this VM has no VNC server (start it with --vnc)");
             return -ENODEV;
         }
-        return hv_vnc_set_password(m->vnc, password, err);
+        return m->vnc_mod->set_password(m->vnc, password, err);
     }
     *err = g_strdup_printf("this VM has no %s server", protocol);
     return -ENODEV;
@@ -289,33 +287,42 @@ static void sdl_powerdown(void *opaque)
         ctl_powerdown(m, NULL);
 }
 
-/* The display servers, after every other file: bad input there leaves nothing behind. */
+/* The display servers: each removes its socket file again when freed. */
 static int open_display_servers(struct hv_machine *m, char **err)
 {
     if (m->cfg->has_spice) {
-        m->spice = hv_spice_new(&m->cfg->spice, m->surface, m->cfg->name, err);
+        m->spice_mod = hv_spice_module_load("--spice", err);
+        if (!m->spice_mod)
+            return -EINVAL;
+        m->spice = m->spice_mod->create(&m->cfg->spice, m->surface, m->cfg->name, err);
         if (!m->spice)
             return -EINVAL;
         hv_machine_add_display_consumer(m, &(struct hv_display_consumer){
-            .name = "spice", .describe = hv_spice_describe, .opaque = m->spice});
-        hv_spice_set_input(m->spice, m->input_sink.key ? &m->input_sink : NULL);
+            .name = "spice", .describe = m->spice_mod->describe, .opaque = m->spice});
+        m->spice_mod->set_input(m->spice, m->input_sink.key ? &m->input_sink : NULL);
     }
     if (m->cfg->has_vnc) {
-        m->vnc = hv_vnc_new(&m->cfg->vnc, m->surface, &m->input_sink, err);
+        m->vnc_mod = hv_vnc_module_load("--vnc", err);
+        if (!m->vnc_mod)
+            return -EINVAL;
+        m->vnc = m->vnc_mod->create(&m->cfg->vnc, m->surface, &m->input_sink, err);
         if (!m->vnc)
             return -EINVAL;
         hv_machine_add_display_consumer(m, &(struct hv_display_consumer){
-            .name = "vnc", .describe = hv_vnc_describe, .opaque = m->vnc});
+            .name = "vnc", .describe = m->vnc_mod->describe, .opaque = m->vnc});
     }
     /* The window last: the sockets above are the likelier bad input. */
     if (m->cfg->display_sdl) {
+        m->sdl_mod = hv_sdl_module_load("--display sdl", err);
+        if (!m->sdl_mod)
+            return -EINVAL;
         struct hv_sdl_ops ops = {.state = sdl_state, .powerdown = sdl_powerdown, .opaque = m};
-        m->sdl = hv_sdl_new(m->surface, m->cfg->name, &ops, err);
+        m->sdl = m->sdl_mod->create(m->surface, m->cfg->name, &ops, err);
         if (!m->sdl)
             return -EINVAL;
-        hv_sdl_set_input(m->sdl, m->input_sink.key ? &m->input_sink : NULL);
+        m->sdl_mod->set_input(m->sdl, m->input_sink.key ? &m->input_sink : NULL);
         hv_machine_add_display_consumer(m, &(struct hv_display_consumer){
-            .name = "sdl", .describe = hv_sdl_describe, .opaque = m->sdl});
+            .name = "sdl", .describe = m->sdl_mod->describe, .opaque = m->sdl});
     }
     return 0;
 }
@@ -335,6 +342,11 @@ static int ctl_send_key(void *opaque, const uint16_t *codes, unsigned n, char **
     return 0;
 }
 
+/*
+ * The files the VM creates, last in hv_machine_init. Sockets first (each is removed again
+ * by hv_machine_destroy), then the serial and console files, which are removed here if a
+ * later one fails: a VM that does not start leaves nothing behind.
+ */
 static int open_host_files(struct hv_machine *m, char **err)
 {
     GError *error = NULL;
@@ -353,6 +365,8 @@ static int open_host_files(struct hv_machine *m, char **err)
             return -EINVAL;
         }
     }
+    if (open_display_servers(m, err) < 0)
+        return -EINVAL;
     if (!m->cfg->serial_none) {
         struct hv_chardev_callbacks cb = {.input = serial_input, .quit = serial_quit,
                                           .opaque = m};
@@ -363,9 +377,12 @@ static int open_host_files(struct hv_machine *m, char **err)
             return -EINVAL;
         }
     }
-    if (m->console && (*err = hv_virtio_console_open(m->console, &m->cfg->console)))
+    if (m->console && (*err = hv_virtio_console_open(m->console, &m->cfg->console))) {
+        if (m->serial)
+            hv_chardev_discard(g_steal_pointer(&m->serial));
         return -EINVAL;
-    return open_display_servers(m, err);
+    }
+    return 0;
 }
 
 void hv_machine_add_device(struct hv_machine *m, const struct hv_device_ops *ops, void *impl,
@@ -595,9 +612,16 @@ void hv_machine_destroy(struct hv_machine *m)
     if (m->control)
         hv_control_free(m->control);
     m->control = NULL;
-    g_clear_pointer(&m->spice, hv_spice_free); /* before the surface and its device */
-    g_clear_pointer(&m->sdl, hv_sdl_free);
-    g_clear_pointer(&m->vnc, hv_vnc_free);     /* likewise, and before the input devices */
+    /* The servers before the surface and its device, and before the input devices. */
+    if (m->spice)
+        m->spice_mod->destroy(m->spice);
+    if (m->sdl)
+        m->sdl_mod->destroy(m->sdl);
+    if (m->vnc)
+        m->vnc_mod->destroy(m->vnc);
+    m->spice = NULL;
+    m->sdl = NULL;
+    m->vnc = NULL;
     if (m->serial)
         hv_chardev_close(m->serial);
     m->serial = NULL;

@@ -100,6 +100,10 @@ struct hv_machine {
     struct hv_spice *spice;     /* --spice */
     struct hv_sdl *sdl;         /* --display sdl */
     struct hv_vnc *vnc;         /* --vnc */
+    /* Their modules (display/module.h), loaded for the servers above. */
+    const struct hv_spice_module *spice_mod;
+    const struct hv_sdl_module *sdl_mod;
+    const struct hv_vnc_module *vnc_mod;
     /* Keys and the pointer for display servers: the virtio-input keyboard and tablet, plugged
        with the display device (valid when `surface` is). */
     struct hv_input_sink input_sink;

@@ -4,6 +4,8 @@ offending flag or value, and nothing left behind (no serial file, no control
 socket). Runs the real binary; most cases need no KVM."""
 
 import os
+import shutil
+import subprocess
 import sys
 
 import vmmtest as t
@@ -143,10 +145,45 @@ def unopenable_outputs(env):
             t.check(not os.path.exists(other), "%s was left behind" % other)
 
 
+def console_fails_after_serial(env):
+    # --console's file cannot be created after --serial's was: the serial
+    # file is removed again (expect_usage_error checks the folder is empty).
+    with t.tempdir() as d:
+        bad = os.path.join(d, "no-such-dir", "console.out")
+        expect_usage_error(env, ["--firmware", env.image("hello"), "--console", "file:" + bad],
+                           ["--console"], needs_kvm=True)
+
+
+def display_libraries_not_linked(env):
+    # The display back-ends are modules: a VM without a screen loads none of
+    # their libraries.
+    r = subprocess.run(["ldd", env.vmm], stdout=subprocess.PIPE, text=True, check=True)
+    for lib in ("libspice-server", "libvncserver", "libSDL2", "libgstreamer"):
+        t.check(lib not in r.stdout, "vmdesk-vmm links %s:\n%s" % (lib, r.stdout))
+
+
+def missing_display_module(env):
+    # A vmdesk-vmm whose modules are gone: --vnc, --spice and --display sdl
+    # each say which module is missing, status 2, nothing left behind.
+    with t.tempdir() as d:
+        lone = os.path.join(d, "vmdesk-vmm")
+        shutil.copy(env.vmm, lone)
+        alone = t.Env([sys.argv[0], lone] + ["%s=%s" % kv for kv in env.images.items()])
+        for flag, module in ((["--vnc", "unix:" + os.path.join(d, "v.sock")], "vnc"),
+                             (["--spice", "unix:" + os.path.join(d, "s.sock")], "spice"),
+                             (["--display", "sdl"], "sdl")):
+            expect_usage_error(alone, ["--firmware", env.image("hello")] + flag,
+                               ["vmdesk-display-%s.so" % module])
+        t.check(sorted(os.listdir(d)) == ["vmdesk-vmm"],
+                "files left behind: %r" % os.listdir(d))
+
+
 if __name__ == "__main__":
     sys.exit(t.main([unknown_flag, bad_memory_suffix, memory_too_small,
                      memory_not_page_multiple, zero_cpus, too_many_cpus,
                      bad_serial_backend, missing_value, no_boot_source,
                      kernel_and_firmware, missing_firmware_file, firmware_bad_size,
                      kernel_not_bzimage, initrd_too_large, missing_initrd,
-                     unopenable_outputs]))
+                     unopenable_outputs, console_fails_after_serial,
+                     display_libraries_not_linked,
+                     missing_display_module]))
