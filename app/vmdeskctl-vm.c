@@ -47,6 +47,8 @@ int ctl_cmd_list(Ctl *ctl, int argc, char **argv)
     g_autoptr(GPtrArray) machines = vmd_library_get_machines(ctl->lib, (const char *const *)names);
     g_autoptr(GPtrArray) extra_machines =
         vmd_library_get_machines(ctl->lib, (const char *const *)extra);
+    (void)machines; /* held for the loop below, which reads their cached states */
+    (void)extra_machines;
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_array(b);
     if (!ctl->json && (names[0] || extra[0]))
