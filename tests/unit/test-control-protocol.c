@@ -452,8 +452,8 @@ static void test_parse_mutations(void)
 {
     static const char *const seeds[] = {
         "{\"execute\":\"query-status\",\"id\":1}",
-        "{\"execute\":\"pause\",\"arguments\":{\"a\":[1,2.5e3,\"\\u00e9\\ud83d\\ude00\"]},\"id\":"
-        "{\"k\":null}}",
+        ("{\"execute\":\"pause\",\"arguments\":{\"a\":[1,2.5e3,\"\\u00e9\\ud83d\\ude00\"]},\"id\":"
+         "{\"k\":null}}"),
         "{\"id\":\"x\\\"y\",\"execute\":\"quit\",\"arguments\":{}}",
     };
     GRand *rand = g_rand_new_with_seed(42);

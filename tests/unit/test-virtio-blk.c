@@ -709,9 +709,11 @@ static void test_lock(void)
     g_assert_cmpint(hv_raw_open(&ro_spec, &b, &err), ==, 0);
     g_autofree char *e3 = open_error(&rw_spec, &r);
     g_assert_cmpint(r, ==, -EBUSY);
+    g_assert_nonnull(e3);
     hv_raw_close(a);
     g_autofree char *e4 = open_error(&rw_spec, &r);
     g_assert_cmpint(r, ==, -EBUSY);
+    g_assert_nonnull(e4);
     hv_raw_close(b);
     g_assert_cmpint(hv_raw_open(&rw_spec, &c, &err), ==, 0);
     g_assert_null(err);

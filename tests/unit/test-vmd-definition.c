@@ -403,6 +403,7 @@ static void test_atomic_write(void)
             g_error("round %d: torn file of %zu bytes", round, len);
         g_autoptr(VmdDefinition) def = vmd_definition_load(path, &error);
         g_assert_no_error(error);
+        g_assert_nonnull(def);
     }
     g_rand_free(rand);
     g_test_message("%u old, %u new", olds, news);

@@ -100,6 +100,7 @@ static void test_create_list(Fixture *f, gconstpointer data)
 
     g_autoptr(VmdDefinition) none = vmd_library_load(f->lib, "zz", &error);
     g_assert_error(error, VMD_ERROR, VMD_ERROR_NOT_FOUND);
+    g_assert_null(none);
 }
 
 static void test_edit(Fixture *f, gconstpointer data)
