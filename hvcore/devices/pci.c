@@ -350,6 +350,14 @@ int hv_pci_init(struct hv_pci *pci, struct hv_vm *vm, uint64_t ram_top)
     pci->next64 = pci->mmio64_start;
 
     int r = hv_iobus_register(&vm->pio, PCI_CONFIG_ADDRESS, 8, &cf8_ops, pci);
+    /*
+     * The address register only matters at the next 0xCFC access, which exits: KVM may
+     * buffer its writes, halving the exits of a config-space scan (Linux's early AGP
+     * probe reads 8192 functions twice). 0xCF9, the reset register, shares the 4-byte
+     * range: a reset written there takes effect at the vCPU's next exit.
+     */
+    if (r == 0)
+        hv_vm_coalesce_pio(vm, PCI_CONFIG_ADDRESS, 4);
     if (r == 0)
         r = hv_iobus_register(&vm->mmio, HV_PCI_ECAM_START, HV_PCI_ECAM_SIZE, &ecam_ops, pci);
     if (r == 0)

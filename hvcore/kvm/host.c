@@ -120,6 +120,10 @@ int hv_host_open(struct hv_host *host, char **err)
     host->max_vcpus = max > 0 ? (unsigned)max : 1;
     host->readonly_mem = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
     host->tsc_deadline = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+    int page = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+    if (page > 0 && ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0 &&
+        (long)(page + 1) * sysconf(_SC_PAGESIZE) <= host->vcpu_mmap_size)
+        host->coalesced_page = page;
     host->emulation_only = hv_host_detect_emulation_only();
     host->kvm_fd = fd;
     return 0;

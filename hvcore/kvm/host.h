@@ -10,6 +10,9 @@ struct hv_host {
     unsigned max_vcpus;
     bool readonly_mem;
     bool tsc_deadline;
+    /* KVM_CAP_COALESCED_PIO: the page of the vCPU mapping that holds the ring of
+       buffered writes (0: none, every write exits). */
+    int coalesced_page;
     /* KVM without VT-x/AMD-V (PVM, or no vmx/svm flag): stock guests run emulated. */
     bool emulation_only;
 };

@@ -71,6 +71,31 @@ static void handle_mmio(struct hv_vcpu *vcpu)
         hv_iobus_read(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
 }
 
+/*
+ * Replays the writes KVM buffered (hv_vm_coalesce_pio) in the order the guest made them.
+ * KVM fills an entry, then publishes it by advancing `last`; we consume by advancing
+ * `first`. The ring is the VM's, shared by every vCPU: one replays at a time.
+ */
+static void replay_coalesced(struct hv_vcpu *vcpu)
+{
+    struct kvm_coalesced_mmio_ring *ring = vcpu->ring;
+    if (!ring || __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE) == ring->first)
+        return;
+    struct hv_vm *vm = vcpu->vm;
+    pthread_mutex_lock(&vm->ring_lock);
+    uint32_t first = ring->first;
+    while (first != __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE)) {
+        if (first >= vm->ring_max)
+            break; /* KVM never writes this; don't index past the page if it did */
+        struct kvm_coalesced_mmio e = ring->coalesced_mmio[first];
+        unsigned len = e.len < sizeof(e.data) ? e.len : sizeof(e.data);
+        hv_iobus_write(e.pio ? &vm->pio : &vm->mmio, e.phys_addr, e.data, len);
+        first = (first + 1) % vm->ring_max;
+        __atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&vm->ring_lock);
+}
+
 /* Handles one exit; returns false when the vCPU must stop running the guest. */
 static bool handle_exit(struct hv_vcpu *vcpu)
 {
@@ -193,6 +218,13 @@ static void *vcpu_thread(void *arg)
             continue;
         }
         atomic_fetch_add(&vcpu->exits, 1);
+        replay_coalesced(vcpu);
+        /* A buffered write reset or stopped the machine (0xCF9 shares the PCI address's
+           range): it happened before this exit, which is moot now. */
+        if (atomic_load(&vm->request) != HV_REQ_NONE) {
+            parked = true;
+            continue;
+        }
         if (!handle_exit(vcpu))
             parked = true;
     }
@@ -243,6 +275,9 @@ int hv_vcpus_create(struct hv_vm *vm, unsigned count, char **err)
             hv_vcpus_destroy(vm);
             return -e;
         }
+        if (vm->host->coalesced_page)
+            vcpu->ring = (void *)((char *)vcpu->run +
+                                  (size_t)vm->host->coalesced_page * sysconf(_SC_PAGESIZE));
     }
     return 0;
 }

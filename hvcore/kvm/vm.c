@@ -69,6 +69,24 @@ static void carry_dirty_log(struct hv_vm *vm, unsigned index)
         s->carried[i] |= now[i];
 }
 
+/* A failure costs speed only: the writes then exit one by one. */
+static void register_coalesced(struct hv_vm *vm, unsigned i)
+{
+    struct kvm_coalesced_mmio_zone zone = {
+        .addr = vm->coalesced[i].port, .size = vm->coalesced[i].size, .pio = 1};
+    if (vm->host->coalesced_page && vm->fd >= 0)
+        ioctl(vm->fd, KVM_REGISTER_COALESCED_MMIO, &zone);
+}
+
+void hv_vm_coalesce_pio(struct hv_vm *vm, uint16_t port, uint16_t size)
+{
+    if (vm->nr_coalesced == G_N_ELEMENTS(vm->coalesced))
+        return;
+    vm->coalesced[vm->nr_coalesced].port = port;
+    vm->coalesced[vm->nr_coalesced].size = size;
+    register_coalesced(vm, vm->nr_coalesced++);
+}
+
 static int create_kvm_vm(struct hv_vm *vm, char **err)
 {
     vm->fd = ioctl(vm->host->kvm_fd, KVM_CREATE_VM, 0);
@@ -96,6 +114,8 @@ static int create_kvm_vm(struct hv_vm *vm, char **err)
         *err = g_strdup_printf("cannot create KVM's in-kernel PIT: %s", g_strerror(e));
         goto fail;
     }
+    for (unsigned i = 0; i < vm->nr_coalesced; i++)
+        register_coalesced(vm, i);
     for (unsigned i = 0; i < vm->nr_slots; i++) {
         int r = set_slot(vm, i, err);
         if (r < 0) {
@@ -118,6 +138,10 @@ int hv_vm_init(struct hv_vm *vm, const struct hv_host *host, char **err)
     vm->fd = -1;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
+    pthread_mutex_init(&vm->ring_lock, NULL);
+    /* The ring fills the rest of its page after its two indices. */
+    vm->ring_max = (sysconf(_SC_PAGESIZE) - sizeof(struct kvm_coalesced_mmio_ring)) /
+                   sizeof(struct kvm_coalesced_mmio);
     vm->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (vm->event_fd < 0) {
         int e = errno;
@@ -259,6 +283,7 @@ void hv_vm_destroy(struct hv_vm *vm)
     }
     pthread_mutex_destroy(&vm->lock);
     pthread_cond_destroy(&vm->cond);
+    pthread_mutex_destroy(&vm->ring_lock);
 }
 
 void hv_vm_set_irq(struct hv_vm *vm, unsigned gsi, int level)

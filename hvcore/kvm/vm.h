@@ -37,6 +37,8 @@ struct hv_vcpu {
     atomic_uint_fast64_t exits;
     atomic_uint_fast64_t io_exits;
     atomic_uint_fast64_t mmio_exits;
+    /* In this vCPU's mapping: the VM's ring of buffered writes (NULL: none). */
+    struct kvm_coalesced_mmio_ring *ring;
 };
 
 struct hv_slot {
@@ -65,6 +67,12 @@ struct hv_vm {
     struct hv_vcpu *vcpus;
     /* Called on each vCPU's own thread before its first KVM_RUN. */
     int (*vcpu_setup)(struct hv_vcpu *vcpu, void *opaque);
+
+    /* Port ranges whose writes KVM buffers instead of exiting (hv_vm_coalesce_pio). */
+    struct { uint16_t port, size; } coalesced[2];
+    unsigned nr_coalesced;
+    unsigned ring_max;           /* entries in the ring */
+    pthread_mutex_t ring_lock;   /* one vCPU replays the ring at a time */
     void *vcpu_setup_opaque;
 
     /* Run control, shared by the main thread and the vCPU threads. */
@@ -99,6 +107,14 @@ int hv_vm_move_slot(struct hv_vm *vm, unsigned index, uint64_t gpa);
  * are reported too (by the first call after it); while unmapped nothing new is written.
  */
 int hv_vm_get_dirty_log(struct hv_vm *vm, unsigned index, unsigned long *bitmap);
+/*
+ * Lets KVM buffer the guest's writes to ports [port, port + size) instead of exiting for
+ * each: they are replayed, in order, on the iobus before the next exit of any vCPU is
+ * handled. Only for registers whose writes have no effect until a later access that
+ * exits anyway (the PCI configuration address, which a 0xCFC access always follows).
+ * Without KVM_CAP_COALESCED_PIO, writes simply exit as before.
+ */
+void hv_vm_coalesce_pio(struct hv_vm *vm, uint16_t port, uint16_t size);
 /* Drops the KVM VM and its vCPUs and creates them afresh, as a hardware reset would. */
 int hv_vm_recreate(struct hv_vm *vm, char **err);
 void hv_vm_destroy(struct hv_vm *vm);
