@@ -8,6 +8,7 @@
 #include <lzma.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -17,6 +18,12 @@
 #define BZ_PAYLOAD_LENGTH 0x24c
 /* A decompressed kernel bigger than this is not one. */
 #define MAX_VMLINUX (512u << 20)
+#define PAGE 4096u
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
 
 enum format { FMT_NONE, FMT_XZ, FMT_LZMA, FMT_GZIP, FMT_ZSTD };
 
@@ -114,7 +121,8 @@ static char *cache_path(const char *cache_dir, const char *kernel_path)
     struct stat st;
     if (!cache_dir || stat(kernel_path, &st) < 0)
         return NULL;
-    return g_strdup_printf("%s/%llx-%llx-%llx-%lld.%09ld.vmlinux", cache_dir,
+    /* "2": the segments' zero tails trimmed (trim_zero_tails). */
+    return g_strdup_printf("%s/2-%llx-%llx-%llx-%lld.%09ld.vmlinux", cache_dir,
                            (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
                            (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec,
                            st.st_mtim.tv_nsec);
@@ -147,6 +155,43 @@ static bool is_elf64(const uint8_t *p, size_t n)
 {
     return n >= sizeof(Elf64_Ehdr) && !memcmp(p, ELFMAG, SELFMAG) && p[EI_CLASS] == ELFCLASS64 &&
            ((const Elf64_Ehdr *)(const void *)p)->e_machine == EM_X86_64;
+}
+
+/* Each byte equals the next and the first is zero: glibc's vectorized memcmp does it. */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/*
+ * A segment's trailing zero pages (.bss and .brk, stored as zeroes in a vmlinux: 23 MiB of
+ * Debian's) move from its file size to its memory size, which the loader zeroes without
+ * reading or copying anything. The ELF stays valid; only p_filesz shrinks.
+ */
+static void trim_zero_tails(GByteArray *elf)
+{
+    Elf64_Ehdr eh;
+    memcpy(&eh, elf->data, sizeof(eh));
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > elf->len ||
+        (elf->len - eh.e_phoff) / sizeof(Elf64_Phdr) < eh.e_phnum)
+        return;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        uint8_t *at = elf->data + eh.e_phoff + i * sizeof(Elf64_Phdr);
+        Elf64_Phdr ph;
+        memcpy(&ph, at, sizeof(ph));
+        if (ph.p_type != PT_LOAD || ph.p_offset > elf->len ||
+            ph.p_filesz > elf->len - ph.p_offset || ph.p_filesz > ph.p_memsz)
+            continue;
+        uint64_t fs = ph.p_filesz;
+        while (fs) {
+            uint64_t start = fs > PAGE ? (fs - 1) / PAGE * PAGE : 0;
+            if (!all_zero(elf->data + ph.p_offset + start, fs - start))
+                break;
+            fs = start;
+        }
+        ph.p_filesz = fs;
+        memcpy(at, &ph, sizeof(ph));
+    }
 }
 
 GMappedFile *hv_vmlinux_get(const struct hv_bzimage *bz, const char *kernel_path,
@@ -184,6 +229,7 @@ GMappedFile *hv_vmlinux_get(const struct hv_bzimage *bz, const char *kernel_path
             g_byte_array_unref(elf);
         return NULL; /* let the guest's own decompressor have a go */
     }
+    trim_zero_tails(elf);
     if (path)
         store(path, elf);
     GMappedFile *f = path ? g_mapped_file_new(path, FALSE, NULL) : NULL;
@@ -202,6 +248,49 @@ GMappedFile *hv_vmlinux_get(const struct hv_bzimage *bz, const char *kernel_path
     }
     g_byte_array_unref(elf);
     return f;
+}
+
+/*
+ * Zeroes guest RAM without touching what need not be touched: whole pages are given back
+ * (fresh RAM is zero already and stays untouched; after a reset they read as zero again),
+ * only the partial pages at the ends are written.
+ */
+static void zero_range(uint8_t *dst, size_t n)
+{
+    uintptr_t a = ((uintptr_t)dst + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
+    uintptr_t b = ((uintptr_t)dst + n) & ~(uintptr_t)(PAGE - 1);
+    if (b <= a || madvise((void *)a, b - a, MADV_DONTNEED) < 0) {
+        memset(dst, 0, n);
+        return;
+    }
+    memset(dst, 0, a - (uintptr_t)dst);
+    memset((void *)b, 0, (uintptr_t)dst + n - b);
+}
+
+/*
+ * Copies a segment into guest RAM, skipping its zero pages (zero_range instead), with the
+ * source and the destination populated a range at a time rather than faulted in page by
+ * page (which costs most of the copy, and far more when the host itself is virtualized).
+ */
+static void copy_segment(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    uintptr_t s = (uintptr_t)src & ~(uintptr_t)(PAGE - 1);
+    madvise((void *)s, (uintptr_t)src + n - s, MADV_POPULATE_READ); /* a hint: may fail */
+    size_t i = 0;
+    while (i < n) {
+        bool zero = all_zero(src + i, MIN(PAGE, n - i));
+        size_t j = i + MIN(PAGE, n - i);
+        while (j < n && all_zero(src + j, MIN(PAGE, n - j)) == zero)
+            j += MIN(PAGE, n - j);
+        if (zero) {
+            zero_range(dst + i, j - i);
+        } else {
+            uintptr_t d = (uintptr_t)(dst + i) & ~(uintptr_t)(PAGE - 1);
+            madvise((void *)d, (uintptr_t)(dst + j) - d, MADV_POPULATE_WRITE);
+            memcpy(dst + i, src + i, j - i);
+        }
+        i = j;
+    }
 }
 
 int hv_vmlinux_load(struct hv_memory *mem, const uint8_t *elf, size_t size, uint64_t *entry,
@@ -234,8 +323,8 @@ int hv_vmlinux_load(struct hv_memory *mem, const uint8_t *elf, size_t size, uint
                                    (unsigned long long)(ph.p_paddr + ph.p_memsz));
             return -ENOSPC;
         }
-        memcpy(dst, elf + ph.p_offset, ph.p_filesz);
-        memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+        copy_segment(dst, elf + ph.p_offset, ph.p_filesz);
+        zero_range(dst + ph.p_filesz, ph.p_memsz - ph.p_filesz);
         if (ph.p_paddr + ph.p_memsz > top)
             top = ph.p_paddr + ph.p_memsz;
     }

@@ -426,6 +426,74 @@ static void test_vmlinux(void)
     g_assert_cmpint(system(cmd), ==, 0);
 }
 
+/*
+ * Zero pages: a segment of 5 file pages (data, zero, data, zero, zero) and a 6th of bss.
+ * The cache keeps 3 of them in p_filesz; loading over guest RAM full of an earlier boot's
+ * bytes (a reset) leaves exactly the file's bytes and zeroes.
+ */
+static void test_vmlinux_zero_pages(void)
+{
+    const size_t pg = 4096, off = 0x1000;
+    Elf64_Ehdr eh = {0};
+    memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = ELFCLASS64;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_type = ET_EXEC;
+    eh.e_machine = EM_X86_64;
+    eh.e_entry = 0x400000;
+    eh.e_phoff = sizeof(eh);
+    eh.e_phentsize = sizeof(Elf64_Phdr);
+    eh.e_phnum = 1;
+    Elf64_Phdr ph = {.p_type = PT_LOAD, .p_offset = off, .p_paddr = 0x400000,
+                     .p_filesz = 5 * pg, .p_memsz = 6 * pg};
+    g_autoptr(GByteArray) elf = g_byte_array_new();
+    g_byte_array_set_size(elf, off + 5 * pg);
+    memset(elf->data, 0, elf->len);
+    memcpy(elf->data, &eh, sizeof(eh));
+    memcpy(elf->data + sizeof(eh), &ph, sizeof(ph));
+    memset(elf->data + off, 0x11, pg);
+    elf->data[off + 2 * pg + 100] = 0x22; /* page 2: one byte */
+
+    g_autoptr(GByteArray) gz = gzip(elf);
+    size_t size;
+    g_autofree uint8_t *img = bzimage_with_payload(gz->data, gz->len, &size);
+    g_autofree char *dir = g_dir_make_tmp("vmdesk-vmlinux-XXXXXX", NULL);
+    g_autofree char *kernel = g_build_filename(dir, "bzImage", NULL);
+    g_assert_true(g_file_set_contents(kernel, (const char *)img, (gssize)size, NULL));
+    g_autofree char *cache = g_build_filename(dir, "cache", NULL);
+    struct hv_bzimage bz;
+    char *err = NULL;
+    g_assert_cmpint(hv_bzimage_parse(img, size, &bz, &err), ==, 0);
+    GMappedFile *f = hv_vmlinux_get(&bz, kernel, cache, &err);
+    g_assert_nonnull(f);
+    Elf64_Phdr got;
+    memcpy(&got, g_mapped_file_get_contents(f) + sizeof(eh), sizeof(got));
+    g_assert_cmpuint(got.p_filesz, ==, 3 * pg);
+    g_assert_cmpuint(got.p_memsz, ==, 6 * pg);
+
+    struct vm vm;
+    vm_init(&vm, HV_MiB(64));
+    uint8_t *ram = hv_memory_ptr(&vm.mem, 0x400000 - pg, 8 * pg);
+    memset(ram, 0x55, 8 * pg);
+    uint64_t entry, end;
+    g_assert_cmpint(hv_vmlinux_load(&vm.mem, (const uint8_t *)g_mapped_file_get_contents(f),
+                                    g_mapped_file_get_length(f), &entry, &end, &err), ==, 0);
+    g_assert_cmphex(end, ==, 0x400000 + 6 * pg);
+    uint8_t *seg = ram + pg;
+    for (size_t i = 0; i < 6 * pg; i++) {
+        uint8_t want = i < pg ? 0x11 : i == 2 * pg + 100 ? 0x22 : 0;
+        if (seg[i] != want)
+            g_error("byte 0x%zx of the segment: 0x%02x, expected 0x%02x", i, seg[i], want);
+    }
+    /* Around the segment: untouched. */
+    g_assert_cmpuint(ram[pg - 1], ==, 0x55);
+    g_assert_cmpuint(seg[6 * pg], ==, 0x55);
+    g_mapped_file_unref(f);
+    hv_memory_free(&vm.mem);
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+    g_assert_cmpint(system(cmd), ==, 0);
+}
+
 static void test_vmlinux_elf_errors(void)
 {
     struct vm vm;
@@ -497,6 +565,7 @@ int main(int argc, char **argv)
     g_test_add_func("/bzimage/kernel-too-big", test_kernel_too_big);
     g_test_add_func("/bzimage/real-kernel", test_real_kernel);
     g_test_add_func("/bzimage/vmlinux", test_vmlinux);
+    g_test_add_func("/bzimage/vmlinux-zero-pages", test_vmlinux_zero_pages);
     g_test_add_func("/bzimage/vmlinux-elf-errors", test_vmlinux_elf_errors);
     g_test_add_func("/bzimage/real-vmlinux", test_real_vmlinux);
     return g_test_run();
