@@ -74,7 +74,7 @@ static void register_coalesced(struct hv_vm *vm, unsigned i)
 {
     struct kvm_coalesced_mmio_zone zone = {
         .addr = vm->coalesced[i].port, .size = vm->coalesced[i].size, .pio = 1};
-    if (vm->host->coalesced_page && vm->fd >= 0)
+    if (vm->host && vm->host->coalesced_page && vm->fd >= 0)
         ioctl(vm->fd, KVM_REGISTER_COALESCED_MMIO, &zone);
 }
 
