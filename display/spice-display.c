@@ -250,11 +250,34 @@ static void set_client_capabilities(QXLInstance *qin, uint8_t present,
     (void)caps;
 }
 
+/*
+ * Dynamic resolution. A client sends its window's size as the guest agent's monitors
+ * config; libspice-server first asks (mc NULL) whether we take those messages instead of
+ * the agent. Yes when a device follows requested sizes (virtio-gpu): the server then hands
+ * each one to us and never to the agent. No when none does (bochs-display): they go on to
+ * the agent, which can set a mode from inside the guest. (Clients send them only while an
+ * agent is attached.) Called on the main loop, the server's core, where the surface's
+ * requests belong.
+ */
 static int client_monitors_config(QXLInstance *qin, VDAgentMonitorsConfig *mc)
 {
-    (void)qin;
-    (void)mc;
-    return 0; /* dynamic resolution goes through the agent channel, later */
+    struct hv_spice_display *d = from_qxl(qin);
+    if (!hv_surface_can_resize(d->surface))
+        return 0;
+    if (!mc)
+        return 1;
+    /* One scanout: it follows the first monitor. A sparse config sends a disabled one as
+       0x0; a size no device could show is dropped, as VNC refuses it. */
+    if (mc->num_of_monitors == 0)
+        return 1;
+    uint32_t w = mc->monitors[0].width, h = mc->monitors[0].height;
+    if (!w || !h || w > HV_SURFACE_MAX_WIDTH || h > HV_SURFACE_MAX_HEIGHT) {
+        g_debug("spice: monitors config %ux%u ignored: not 1x1 to %ux%u", w, h,
+                HV_SURFACE_MAX_WIDTH, HV_SURFACE_MAX_HEIGHT);
+        return 1;
+    }
+    hv_surface_request_size(d->surface, w, h);
+    return 1;
 }
 
 static const QXLInterface display_interface = {

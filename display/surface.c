@@ -37,7 +37,7 @@ struct hv_surface {
     bool scheduled;     /* the delivery source is armed for `due` */
     gint64 due;         /* monotonic µs */
     gint64 last_frame;  /* when the last delivery was due (its slot on the frame grid) */
-    uint32_t req_width, req_height;
+    uint32_t req_width, req_height; /* the last requested size (0x0: none yet) */
 
     /*
      * The delivery source, attached to ctx for the surface's life. It wakes only when
@@ -52,6 +52,8 @@ struct hv_surface {
     GPtrArray *listeners; /* struct listener * */
     unsigned next_id;
     unsigned dispatching; /* > 0 while listeners are being called */
+
+    /* Set on the main loop, read from any thread: under pend_lock. */
     void (*resize_fn)(void *opaque, uint32_t width, uint32_t height);
     void *resize_opaque;
 };
@@ -369,15 +371,37 @@ void hv_surface_request_size(struct hv_surface *s, uint32_t width, uint32_t heig
     pthread_mutex_lock(&s->pend_lock);
     s->req_width = width;
     s->req_height = height;
+    void (*fn)(void *, uint32_t, uint32_t) = s->resize_fn;
+    void *opaque = s->resize_opaque;
     pthread_mutex_unlock(&s->pend_lock);
-    if (s->resize_fn)
-        s->resize_fn(s->resize_opaque, width, height);
+    if (fn)
+        fn(opaque, width, height);
 }
 
 void hv_surface_set_resize_handler(struct hv_surface *s,
                                    void (*fn)(void *opaque, uint32_t width, uint32_t height),
                                    void *opaque)
 {
+    /* Under the lock: servers on threads of their own ask whether a device follows. */
+    pthread_mutex_lock(&s->pend_lock);
     s->resize_fn = fn;
     s->resize_opaque = opaque;
+    pthread_mutex_unlock(&s->pend_lock);
+}
+
+bool hv_surface_can_resize(struct hv_surface *s)
+{
+    pthread_mutex_lock(&s->pend_lock);
+    bool can = s->resize_fn != NULL;
+    pthread_mutex_unlock(&s->pend_lock);
+    return can;
+}
+
+bool hv_surface_requested_size(struct hv_surface *s, uint32_t *width, uint32_t *height)
+{
+    pthread_mutex_lock(&s->pend_lock);
+    *width = s->req_width;
+    *height = s->req_height;
+    pthread_mutex_unlock(&s->pend_lock);
+    return *width && *height;
 }

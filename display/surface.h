@@ -67,6 +67,10 @@ void hv_surface_request_size(struct hv_surface *s, uint32_t width, uint32_t heig
 void hv_surface_set_resize_handler(struct hv_surface *s,
                                    void (*fn)(void *opaque, uint32_t width, uint32_t height),
                                    void *opaque);
+/* Whether a device follows requested sizes (a resize handler is set). Any thread. */
+bool hv_surface_can_resize(struct hv_surface *s);
+/* The last requested size; false (and 0x0) if no consumer asked yet. Any thread. */
+bool hv_surface_requested_size(struct hv_surface *s, uint32_t *width, uint32_t *height);
 
 /*
  * Merges `r` into a list of at most `max` rectangles: overlapping or nearby ones are

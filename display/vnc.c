@@ -26,6 +26,12 @@
 /* The size shown before the guest sets a mode. */
 #define BLANK_WIDTH 640
 #define BLANK_HEIGHT 480
+/*
+ * ExtendedDesktopSize's status "request forwarded (might complete asynchronously)": the
+ * RFB spec's answer for a VMM, which can only pass the size on to the guest. libvncserver
+ * 0.9.14 has no name for it.
+ */
+#define RESIZE_FORWARDED 4
 
 struct input_item {
     bool pointer;
@@ -69,6 +75,8 @@ struct hv_vnc {
     bool password_set;
     GArray *input; /* struct input_item */
     bool input_dropped_logged;
+    bool resize_pending; /* a client's SetDesktopSize, for the main loop */
+    uint32_t resize_width, resize_height;
     unsigned clients;
 };
 
@@ -95,6 +103,19 @@ static void queue_input(struct hv_vnc *v, const struct input_item *it)
     }
 }
 
+/* Only the latest size counts: a viewer being dragged wider sends one after another. */
+static void queue_resize(struct hv_vnc *v, uint32_t width, uint32_t height)
+{
+    pthread_mutex_lock(&v->lock);
+    v->resize_pending = true;
+    v->resize_width = width;
+    v->resize_height = height;
+    pthread_mutex_unlock(&v->lock);
+    uint64_t one = 1;
+    if (write(v->input_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        g_debug("vnc: resize wake-up: %s", g_strerror(errno));
+}
+
 static gboolean deliver_input(gint fd, GIOCondition cond, gpointer opaque)
 {
     struct hv_vnc *v = opaque;
@@ -106,7 +127,13 @@ static gboolean deliver_input(gint fd, GIOCondition cond, gpointer opaque)
     GArray *items = v->input;
     v->input = g_array_new(FALSE, FALSE, sizeof(struct input_item));
     v->input_dropped_logged = false;
+    bool resize = v->resize_pending;
+    uint32_t rw = v->resize_width, rh = v->resize_height;
+    v->resize_pending = false;
     pthread_mutex_unlock(&v->lock);
+    /* The surface is the main loop's: a device that follows tells the guest from here. */
+    if (resize)
+        hv_surface_request_size(v->surface, rw, rh);
     for (guint i = 0; i < items->len; i++) {
         const struct input_item *it = &g_array_index(items, struct input_item, i);
         if (it->pointer && v->sink.pointer)
@@ -179,6 +206,34 @@ static enum rfbNewClientAction on_new_client(rfbClientPtr cl)
     v->clients++;
     pthread_mutex_unlock(&v->lock);
     return RFB_CLIENT_ACCEPT;
+}
+
+/*
+ * SetDesktopSize: the viewer's window size, for the guest to follow. The answer (an
+ * ExtendedDesktopSize rectangle with this status, at the current size) goes to the client
+ * with its next update. Success is never the answer: whether and when the guest follows is
+ * the guest's affair, and its mode change then reaches every client as a resize of its
+ * own. Viewers (TigerVNC, noVNC) ask again after a success until the size matches, and
+ * stop after anything else, so no status here can make them loop.
+ */
+static int on_set_desktop_size(int width, int height, int nr_screens,
+                               rfbExtDesktopScreen *screens, rfbClientPtr cl)
+{
+    struct hv_vnc *v = server_of(cl);
+    /* One scanout: a layout of several screens is followed as their bounding box. */
+    (void)nr_screens;
+    (void)screens;
+    if (width <= 0 || height <= 0 || width > HV_SURFACE_MAX_WIDTH ||
+        height > HV_SURFACE_MAX_HEIGHT) {
+        g_debug("vnc: SetDesktopSize %dx%d refused: not 1x1 to %ux%u", width, height,
+                HV_SURFACE_MAX_WIDTH, HV_SURFACE_MAX_HEIGHT);
+        return rfbExtDesktopSize_InvalidScreenLayout;
+    }
+    /* Remembered even when no device follows (query-display shows it). */
+    queue_resize(v, (uint32_t)width, (uint32_t)height);
+    if (!hv_surface_can_resize(v->surface))
+        return rfbExtDesktopSize_ResizeProhibited;
+    return RESIZE_FORWARDED;
 }
 
 /* VNC authentication: the client encrypted our challenge with the password (DES). */
@@ -284,6 +339,18 @@ static void blank(struct hv_vnc *v, uint32_t w, uint32_t h)
     v->shadow = g_malloc0((size_t)w * h * 4);
     v->width = w;
     v->height = h;
+    /*
+     * A SetDesktopSize answer still waiting for the client's update request would now go
+     * out at the new size, and clients ignore the size of a refusal: their framebuffer
+     * would stay at the old one. The guest did change its mode, so the answer becomes
+     * success at the new size (a viewer that wanted another size asks again).
+     */
+    rfbClientIteratorPtr pending = rfbGetClientIterator(v->screen);
+    for (rfbClientPtr cl; (cl = rfbClientIteratorNext(pending));)
+        if (cl->newFBSizePending &&
+            cl->requestedDesktopSizeChange == rfbExtDesktopSize_ClientRequestedChange)
+            cl->lastDesktopSizeChangeError = rfbExtDesktopSize_Success;
+    rfbReleaseClientIterator(pending);
     rfbNewFramebuffer(v->screen, (char *)v->shadow, (int)w, (int)h, 8, 3, 4);
     set_server_format(v->screen);
     rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
@@ -526,6 +593,7 @@ struct hv_vnc *hv_vnc_new(const struct hv_vnc_spec *spec, struct hv_surface *sur
     s->kbdAddEvent = on_key;
     s->ptrAddEvent = on_pointer;
     s->newClientHook = on_new_client;
+    s->setDesktopSizeHook = on_set_desktop_size;
     if (spec->password) {
         /* Any non-NULL value makes libvncserver offer VNC authentication only. */
         s->authPasswdData = v;

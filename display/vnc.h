@@ -32,8 +32,9 @@ struct hv_vnc;
 /*
  * Listens on the spec's address and serves `surface` (which must outlive the server) from
  * a thread of its own, so that no client can stall the main loop or the guest. Input goes
- * to `sink` on the thread-default main context's thread. Returns NULL with *err set to
- * one line when the address cannot be used.
+ * to `sink`, and a client's SetDesktopSize to hv_surface_request_size, on the
+ * thread-default main context's thread. Returns NULL with *err set to one line when the
+ * address cannot be used.
  */
 struct hv_vnc *hv_vnc_new(const struct hv_vnc_spec *spec, struct hv_surface *surface,
                           const struct hv_input_sink *sink, char **err);

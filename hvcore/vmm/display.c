@@ -84,6 +84,19 @@ void hv_machine_query_display(void *opaque, JsonBuilder *b)
         json_builder_add_null_value(b);
     }
 
+    /* What a client's window last asked for (VNC SetDesktopSize, SPICE monitors config). */
+    json_builder_set_member_name(b, "requested-size");
+    if (m->surface && hv_surface_requested_size(m->surface, &w, &h)) {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "width");
+        json_builder_add_int_value(b, w);
+        json_builder_set_member_name(b, "height");
+        json_builder_add_int_value(b, h);
+        json_builder_end_object(b);
+    } else {
+        json_builder_add_null_value(b);
+    }
+
     for (unsigned i = 0; i < m->display_consumers->len; i++) {
         const struct hv_display_consumer *c =
             &g_array_index(m->display_consumers, struct hv_display_consumer, i);

@@ -267,12 +267,26 @@ static void on_resize(void *opaque, uint32_t w, uint32_t h)
 static void test_surface_request_size(void)
 {
     struct hv_surface *surf = hv_surface_new();
-    uint32_t got[2] = {0, 0};
+    uint32_t got[2] = {0, 0}, w, h;
+    g_assert_false(hv_surface_requested_size(surf, &w, &h));
+    g_assert_false(hv_surface_can_resize(surf));
     hv_surface_request_size(surf, 800, 600); /* no device listening: remembered only */
+    g_assert_true(hv_surface_requested_size(surf, &w, &h));
+    g_assert_cmpuint(w, ==, 800);
+    g_assert_cmpuint(h, ==, 600);
     hv_surface_set_resize_handler(surf, on_resize, got);
+    g_assert_true(hv_surface_can_resize(surf));
     hv_surface_request_size(surf, 1920, 1080);
     g_assert_cmpuint(got[0], ==, 1920);
     g_assert_cmpuint(got[1], ==, 1080);
+    g_assert_true(hv_surface_requested_size(surf, &w, &h));
+    g_assert_cmpuint(w, ==, 1920);
+    g_assert_cmpuint(h, ==, 1080);
+    /* The device went away (virtio-gpu's destroy): requests are only remembered again. */
+    hv_surface_set_resize_handler(surf, NULL, NULL);
+    g_assert_false(hv_surface_can_resize(surf));
+    hv_surface_request_size(surf, 1024, 768);
+    g_assert_cmpuint(got[0], ==, 1920);
     hv_surface_free(surf);
 }
 
