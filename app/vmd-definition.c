@@ -61,6 +61,7 @@ static void vmd_definition_init(VmdDefinition *def)
 {
     def->memory = g_strdup(VMD_DEFAULT_MEMORY);
     def->cpus = 1;
+    def->hugepages = TRUE; /* as vmdesk-vmm's default */
     def->disks = g_ptr_array_new_with_free_func((GDestroyNotify)vmd_disk_free);
     def->net = g_ptr_array_new_with_free_func((GDestroyNotify)vmd_net_free);
     def->loaded_schema = VMD_DEFINITION_SCHEMA;

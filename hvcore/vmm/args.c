@@ -15,7 +15,7 @@ static const char usage[] =
     "                  [--memory SIZE] [--cpus N] [--serial BACKEND] [--control PATH]\n"
     "                  [--disk path=FILE[,readonly=on][,cache=writeback|none][,serial=S]]...\n"
     "                  [--net user[,hostfwd=...][,mac=MAC] | --net tap,ifname=NAME[,mac=MAC]]...\n"
-    "                  [--console BACKEND] [--no-reboot] [--ksm] [--hugepages]\n"
+    "                  [--console BACKEND] [--no-reboot] [--ksm] [--no-hugepages]\n"
     "                  [--gpu bochs|virtio]\n"
     "                  [--vnc unix[:PATH]|HOST:PORT[,password=on][,keymap=en-us|pt-br]]\n"
     "                  [--spice unix:PATH|HOST:PORT[,ticketing=off]] [--display sdl|none]\n"
@@ -39,7 +39,8 @@ static const char usage[] =
     "  --console BACKEND  a virtio console (hvc0): stdio, file:PATH or unix:PATH\n"
     "  --no-reboot        exit (status 0) when the guest resets instead of rebooting\n"
     "  --ksm              let KSM merge identical guest pages (MADV_MERGEABLE)\n"
-    "  --hugepages        back guest RAM with transparent huge pages\n"
+    "  --no-hugepages     back guest RAM with 4 KiB pages only (default: transparent\n"
+    "                     huge pages, as --hugepages)\n"
     "  --gpu KIND         the display device: bochs (bochs-display, the default when a\n"
     "                     display is requested) or virtio (virtio-gpu, 2D)\n"
     "  --vnc ADDRESS      serve the screen, keyboard and tablet over VNC on a unix socket\n"
@@ -96,7 +97,7 @@ int hv_parse_size(const char *text, uint64_t *bytes)
 /* Each flag, whether it takes a value, and where the value goes. */
 enum opt {
     OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_FIRMWARE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
-    OPT_CONTROL, OPT_NO_REBOOT, OPT_KSM, OPT_HUGEPAGES, OPT_HELP, OPT_VERSION, OPT_DISK,
+    OPT_CONTROL, OPT_NO_REBOOT, OPT_KSM, OPT_HUGEPAGES, OPT_NO_HUGEPAGES, OPT_HELP, OPT_VERSION, OPT_DISK,
     OPT_NET, OPT_CONSOLE, OPT_CONFIG, OPT_GPU, OPT_VNC, OPT_SPICE, OPT_DISPLAY, OPT_NAME,
 };
 
@@ -126,6 +127,7 @@ static const struct {
     {"no-reboot", OPT_NO_REBOOT, false, NULL},
     {"ksm", OPT_KSM, false, NULL},
     {"hugepages", OPT_HUGEPAGES, false, NULL},
+    {"no-hugepages", OPT_NO_HUGEPAGES, false, NULL},
     {"help", OPT_HELP, false, NULL},
     {"version", OPT_VERSION, false, NULL},
 };
@@ -270,6 +272,7 @@ static int apply(struct hv_config *cfg, enum opt opt, const char *flag, const ch
     case OPT_NO_REBOOT: cfg->no_reboot = true; return 0;
     case OPT_KSM: cfg->ksm = true; return 0;
     case OPT_HUGEPAGES: cfg->hugepages = true; return 0;
+    case OPT_NO_HUGEPAGES: cfg->hugepages = false; return 0;
     case OPT_HELP:
         fputs(usage, stdout);
         return HV_ARGS_DONE;
@@ -397,6 +400,8 @@ int hv_args_parse(int argc, char **argv, struct hv_config *cfg, char **err)
     memset(cfg, 0, sizeof(*cfg));
     cfg->memory = HV_DEFAULT_MEMORY;
     cfg->cpus = 1;
+    /* As QEMU does: far fewer nested page faults, for guest RAM rounded to 2 MiB. */
+    cfg->hugepages = true;
     cfg->serial.kind = HV_CHARDEV_STDIO;
     *err = NULL;
     int r = parse_list(argc, argv, 1, cfg, false, err);

@@ -51,12 +51,16 @@ static bool string_field(struct conv *c, JsonNode *n, const char *field, const c
     return true;
 }
 
-static bool bool_field(struct conv *c, JsonNode *n, const char *field, const char *flag)
+/* true -> `flag`; false -> `off_flag` (NULL: nothing, the flag's absence is the default). */
+static bool bool_field(struct conv *c, JsonNode *n, const char *field, const char *flag,
+                       const char *off_flag)
 {
     if (!want_type(c, n, G_TYPE_BOOLEAN, field, "true or false"))
         return false;
     if (json_node_get_boolean(n))
         add(c, flag, NULL);
+    else if (off_flag)
+        add(c, off_flag, NULL);
     return true;
 }
 
@@ -182,11 +186,11 @@ static bool member(struct conv *c, const char *key, JsonNode *v)
         return string_field(c, v, key, flag);
     }
     if (!strcmp(key, "ksm"))
-        return bool_field(c, v, key, "--ksm");
+        return bool_field(c, v, key, "--ksm", NULL);
     if (!strcmp(key, "hugepages"))
-        return bool_field(c, v, key, "--hugepages");
+        return bool_field(c, v, key, "--hugepages", "--no-hugepages");
     if (!strcmp(key, "no_reboot"))
-        return bool_field(c, v, key, "--no-reboot");
+        return bool_field(c, v, key, "--no-reboot", NULL);
     if (!strcmp(key, "disks"))
         return list_field(c, v, "disks", disk_entry);
     if (!strcmp(key, "net"))

@@ -98,6 +98,11 @@ static void test_full(void)
     g_assert_cmpint(parse(&cfg, &err, "--firmware", "fw.bin", "--serial", "none", NULL), ==,
                     HV_ARGS_RUN);
     g_assert_true(cfg.serial_none);
+    g_assert_true(cfg.hugepages); /* the default */
+    hv_config_clear(&cfg);
+    g_assert_cmpint(parse(&cfg, &err, "--firmware", "fw.bin", "--no-hugepages", NULL), ==,
+                    HV_ARGS_RUN);
+    g_assert_false(cfg.hugepages);
     g_assert_null(cfg.cmdline);
     hv_config_clear(&cfg);
 }
