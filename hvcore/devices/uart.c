@@ -167,14 +167,16 @@ static void tx_handoff(struct hv_uart *uart)
  * the host side, so that a guest polling LSR before every character (Linux's console
  * before the tty is opened, boot loaders) costs one cb->tx per line rather than one per
  * character. The batch goes out when it holds 16 bytes, after a '\n' (whole lines appear
- * promptly), and on hv_uart_flush(), which the VMM calls from a timer for partial lines
- * such as a prompt. Nothing the guest can do stalls on the batch, and order is kept.
+ * promptly), and on hv_uart_flush(), which the VMM calls from a timer that tx_pending arms
+ * for partial lines such as a prompt (an idle VM has no timer waking it). Nothing the guest can do stalls on the batch, and order is kept.
  */
 static void tx_push(struct hv_uart *uart, uint8_t byte)
 {
     uart->tx[uart->tx_count++] = byte;
     if (uart->tx_count == UART_FIFO_SIZE || byte == '\n')
         tx_handoff(uart);
+    else if (uart->tx_count == 1 && uart->cb.tx_pending)
+        uart->cb.tx_pending(uart->cb.opaque);
 }
 
 static void rx_clear(struct hv_uart *uart)

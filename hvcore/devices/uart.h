@@ -12,6 +12,9 @@ struct hv_uart_callbacks {
     void (*set_irq)(void *opaque, int level);
     /* Bytes the guest transmitted; called with the UART's lock held, must not block. */
     void (*tx)(void *opaque, const uint8_t *buf, size_t len);
+    /* Bytes wait in a partial batch: call hv_uart_flush() soon. Called with the lock held,
+       once per batch (optional). */
+    void (*tx_pending)(void *opaque);
     void *opaque;
 };
 
@@ -24,5 +27,5 @@ void hv_uart_write(struct hv_uart *uart, unsigned offset, uint8_t val);
 size_t hv_uart_receive(struct hv_uart *uart, const uint8_t *buf, size_t len);
 /* Free space in the RX FIFO (0 while the guest has not drained it). */
 size_t hv_uart_rx_space(struct hv_uart *uart);
-/* Hands whatever sits in the TX FIFO to the tx callback (called from a timer). */
+/* Hands whatever sits in the TX FIFO to the tx callback (after tx_pending, from a timer). */
 void hv_uart_flush(struct hv_uart *uart);

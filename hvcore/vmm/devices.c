@@ -57,7 +57,8 @@ static const struct hv_io_ops post_ops = {0};
 
 int hv_machine_create_uart(struct hv_machine *m)
 {
-    struct hv_uart_callbacks cb = {.set_irq = uart_set_irq, .tx = uart_tx, .opaque = m};
+    struct hv_uart_callbacks cb = {.set_irq = uart_set_irq, .tx = uart_tx,
+                                   .tx_pending = hv_machine_uart_pending, .opaque = m};
     m->uart = hv_uart_new(&cb);
     return m->uart ? 0 : -ENOMEM;
 }

@@ -15,6 +15,8 @@ int hv_machine_setup_vcpu(struct hv_vcpu *vcpu, void *opaque);
 
 /* devices.c: the UART, and the devices the flags ask for. */
 int hv_machine_create_uart(struct hv_machine *m);
+/* The UART's tx_pending callback: arms the flush of a partial line (machine.c). */
+void hv_machine_uart_pending(void *opaque);
 /* Opens disk images and network backends: bad input, so before anything is created. */
 int hv_machine_open_disks(struct hv_machine *m, char **err);
 int hv_machine_open_nics(struct hv_machine *m, char **err);

@@ -244,11 +244,39 @@ static void serial_quit(void *opaque)
     machine_end(opaque, EXIT_OK, "host-request", g_strdup("Ctrl-A X on the serial console"));
 }
 
-static gboolean flush_uart(gpointer opaque)
+/*
+ * Partial lines (a prompt) leave the UART UART_FLUSH_MS after their first byte. The source
+ * sleeps otherwise: a timer that always ran would wake an idle VM 100 times a second.
+ */
+static gboolean flush_dispatch(GSource *src, GSourceFunc cb, gpointer opaque)
 {
+    (void)cb;
     struct hv_machine *m = opaque;
+    g_source_set_ready_time(src, -1);
+    /* Cleared before flushing: a byte that comes after the flush arms the source again. */
+    atomic_store(&m->flush_armed, false);
     hv_uart_flush(m->uart);
     return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flush_funcs = {.dispatch = flush_dispatch};
+
+/* The UART's tx_pending, on a vCPU thread: g_source_set_ready_time is thread-safe. */
+void hv_machine_uart_pending(void *opaque)
+{
+    struct hv_machine *m = opaque;
+    if (m->flush_source && !atomic_exchange(&m->flush_armed, true))
+        g_source_set_ready_time(m->flush_source,
+                                g_get_monotonic_time() + UART_FLUSH_MS * G_TIME_SPAN_MILLISECOND);
+}
+
+static void stop_flush_source(struct hv_machine *m)
+{
+    GSource *src = g_steal_pointer(&m->flush_source);
+    if (src) {
+        g_source_destroy(src);
+        g_source_unref(src);
+    }
 }
 
 static int ctl_set_password(void *opaque, const char *protocol, const char *password,
@@ -566,7 +594,11 @@ int hv_machine_run(struct hv_machine *m)
     char *err = NULL;
     m->loop = g_main_loop_new(NULL, FALSE);
     guint req_watch = g_unix_fd_add(m->vm.event_fd, G_IO_IN, on_request, m);
-    m->flush_timer = g_timeout_add(UART_FLUSH_MS, flush_uart, m);
+    GSource *flush = g_source_new(&flush_funcs, sizeof(GSource));
+    g_source_set_callback(flush, NULL, m, NULL);
+    g_source_set_ready_time(flush, -1);
+    g_source_attach(flush, NULL);
+    m->flush_source = flush;
     m->state = HV_STATE_RUNNING;
     m->exit_status = EXIT_OK;
 
@@ -577,8 +609,7 @@ int hv_machine_run(struct hv_machine *m)
         g_main_loop_unref(m->loop);
         m->loop = NULL;
         g_source_remove(req_watch);
-        g_source_remove(m->flush_timer);
-        m->flush_timer = 0;
+        stop_flush_source(m);
         return EXIT_OK;
     }
     if (start_vcpus(m, &err) < 0) {
@@ -590,10 +621,9 @@ int hv_machine_run(struct hv_machine *m)
     emit_shutdown(m);
 
     hv_vcpus_destroy(&m->vm);
+    stop_flush_source(m);
     hv_uart_flush(m->uart);
     g_source_remove(req_watch);
-    g_source_remove(m->flush_timer);
-    m->flush_timer = 0;
     if (m->serial_input_timer)
         g_source_remove(m->serial_input_timer);
     m->serial_input_timer = 0;

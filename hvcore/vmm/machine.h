@@ -79,7 +79,8 @@ struct hv_machine {
     struct hv_chardev *serial;
     bool serial_input_blocked;
     guint serial_input_timer;
-    guint flush_timer;
+    GSource *flush_source;  /* ready UART_FLUSH_MS after the UART has a partial batch */
+    atomic_bool flush_armed;
     struct hv_acpi_pm pm;
     struct hv_pci pci;
     bool pci_ready;

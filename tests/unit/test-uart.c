@@ -28,7 +28,14 @@ struct fake {
     GPtrArray *calls; /* one GByteArray per tx call */
     int levels[64];
     unsigned n_levels;
+    unsigned pending; /* tx_pending calls */
 };
+
+static void fake_tx_pending(void *opaque)
+{
+    struct fake *f = opaque;
+    f->pending++;
+}
 
 static void fake_set_irq(void *opaque, int level)
 {
@@ -52,7 +59,8 @@ static struct hv_uart *fake_uart(struct fake *f)
     memset(f, 0, sizeof(*f));
     f->out = g_byte_array_new();
     f->calls = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
-    struct hv_uart_callbacks cb = {.set_irq = fake_set_irq, .tx = fake_tx, .opaque = f};
+    struct hv_uart_callbacks cb = {.set_irq = fake_set_irq, .tx = fake_tx,
+                                   .tx_pending = fake_tx_pending, .opaque = f};
     struct hv_uart *uart = hv_uart_new(&cb);
     g_assert_nonnull(uart);
     return uart;
@@ -416,8 +424,10 @@ static void test_tx_batching(void)
     hv_uart_write(uart, FCR, 0x07);
     hv_uart_write(uart, LCR, 0x03);
     write_str(uart, burst);
-    /* One call for the first 16 bytes; the tail waits for the timer. */
+    /* One call for the first 16 bytes; the tail waits for the timer, which the UART asked
+       for once per partial batch: at the first byte of each. */
     g_assert_cmpuint(f.calls->len, ==, 1);
+    g_assert_cmpuint(f.pending, ==, 2);
     GByteArray *first = g_ptr_array_index(f.calls, 0);
     g_assert_cmpmem(first->data, first->len, burst, 16);
     /* Meanwhile the guest sees an empty transmitter and never waits. */
@@ -432,6 +442,12 @@ static void test_tx_batching(void)
     /* A newline hands the line over at once. */
     write_str(uart, "ab\r\n");
     g_assert_cmpuint(f.calls->len, ==, 3);
+    g_assert_cmpuint(f.pending, ==, 3);
+    /* A lone newline needs no timer. */
+    write_str(uart, "\n");
+    g_assert_cmpuint(f.pending, ==, 3);
+    g_assert_cmpuint(f.calls->len, ==, 4);
+    g_ptr_array_remove_index(f.calls, 3);
     GByteArray *line = g_ptr_array_index(f.calls, 2);
     g_assert_cmpmem(line->data, line->len, "ab\r\n", 4);
     /* So does a burst of exactly 16 without a newline, with nothing left over. */
