@@ -172,6 +172,12 @@ static void handle_event(struct hv_sdl *w, const SDL_Event *ev)
         if (ev->window.event == SDL_WINDOWEVENT_EXPOSED ||
             ev->window.event == SDL_WINDOWEVENT_SIZE_CHANGED)
             present(w);
+        /* RESIZED: the user (or the window manager) did it, not a new guest mode. The
+           guest follows if its device can (virtio-gpu); otherwise the picture scales. */
+        if (ev->window.event == SDL_WINDOWEVENT_RESIZED && ev->window.data1 > 0 &&
+            ev->window.data2 > 0)
+            hv_surface_request_size(w->surface, (uint32_t)ev->window.data1,
+                                    (uint32_t)ev->window.data2);
         else if (ev->window.event == SDL_WINDOWEVENT_FOCUS_LOST && w->has_sink)
             w->buttons = 0;
         break;

@@ -90,6 +90,14 @@ def window(env):
                 got = screenshot_pixels(display, d, find_window(display))
             t.check(got == BLOCKS, "screenshot pixels %r, expected %r" % (got, BLOCKS))
 
+            # A resize by the user asks the guest for that size (bochs-display cannot
+            # follow: the request is remembered and the picture scales).
+            subprocess.run([xclose, "--resize", "400x300", NAME], check=True)
+            asked = t.wait_for(lambda: c.execute("query-display")["return"].get(
+                "requested-size") == {"width": 400, "height": 300}, 5, 0.2)
+            t.check(asked, "resizing the window did not request 400x300: %r" %
+                    (c.execute("query-display")["return"],))
+
             c.execute("pause")
             paused = t.wait_for(lambda: (find_window(display) or ("",))[0].endswith(
                 "(paused) - vmdesk"), 5)

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Closes an X11 window by its title, as a window manager's close button does (a test tool). */
+/* Closes or resizes an X11 window by its title, as a window manager would (a test tool). */
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
 #include <stdio.h>
 #include <string.h>
 
 /*
- * x11-close TITLE-PART: sends WM_DELETE_WINDOW to the first top-level window whose name
- * contains TITLE-PART (on $DISPLAY). Exit 0: sent; 1: no such window; 2: no display.
+ * x11-close [--resize WxH] TITLE-PART: sends WM_DELETE_WINDOW to the first top-level window
+ * whose name contains TITLE-PART (on $DISPLAY), or resizes it. Exit 0: done; 1: no such
+ * window; 2: bad arguments or no display.
  */
 
 static Window find(Display *dpy, Window w, const char *part)
@@ -33,8 +34,14 @@ static Window find(Display *dpy, Window w, const char *part)
 
 int main(int argc, char **argv)
 {
+    unsigned rw = 0, rh = 0;
+    if (argc == 4 && !strcmp(argv[1], "--resize") && sscanf(argv[2], "%ux%u", &rw, &rh) == 2 &&
+        rw && rh) {
+        argv += 2;
+        argc -= 2;
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: x11-close TITLE-PART\n");
+        fprintf(stderr, "usage: x11-close [--resize WxH] TITLE-PART\n");
         return 2;
     }
     Display *dpy = XOpenDisplay(NULL);
@@ -47,6 +54,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "x11-close: no window titled *%s*\n", argv[1]);
         XCloseDisplay(dpy);
         return 1;
+    }
+    if (rw) {
+        XResizeWindow(dpy, w, rw, rh);
+        XSync(dpy, False);
+        XCloseDisplay(dpy);
+        return 0;
     }
     XEvent ev = {0};
     ev.xclient.type = ClientMessage;
