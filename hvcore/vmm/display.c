@@ -57,6 +57,22 @@ int hv_machine_screendump(void *opaque, const char *filename, char **err)
     return hv_screendump_png(m->surface, filename, err);
 }
 
+/* {"width": W, "height": H}, or null when `have` is false. */
+static void add_size(JsonBuilder *b, const char *member, bool have, uint32_t w, uint32_t h)
+{
+    json_builder_set_member_name(b, member);
+    if (!have) {
+        json_builder_add_null_value(b);
+        return;
+    }
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "width");
+    json_builder_add_int_value(b, w);
+    json_builder_set_member_name(b, "height");
+    json_builder_add_int_value(b, h);
+    json_builder_end_object(b);
+}
+
 void hv_machine_query_display(void *opaque, JsonBuilder *b)
 {
     struct hv_machine *m = opaque;
@@ -66,36 +82,17 @@ void hv_machine_query_display(void *opaque, JsonBuilder *b)
     else
         json_builder_add_null_value(b);
 
-    json_builder_set_member_name(b, "mode");
     uint32_t w = 0, h = 0, stride;
     const uint8_t *data = NULL;
     if (m->surface) {
         hv_surface_lock(m->surface, &w, &h, &stride, &data);
         hv_surface_unlock(m->surface);
     }
-    if (data && w && h) {
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "width");
-        json_builder_add_int_value(b, w);
-        json_builder_set_member_name(b, "height");
-        json_builder_add_int_value(b, h);
-        json_builder_end_object(b);
-    } else {
-        json_builder_add_null_value(b);
-    }
-
-    /* What a client's window last asked for (VNC SetDesktopSize, SPICE monitors config). */
-    json_builder_set_member_name(b, "requested-size");
-    if (m->surface && hv_surface_requested_size(m->surface, &w, &h)) {
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "width");
-        json_builder_add_int_value(b, w);
-        json_builder_set_member_name(b, "height");
-        json_builder_add_int_value(b, h);
-        json_builder_end_object(b);
-    } else {
-        json_builder_add_null_value(b);
-    }
+    add_size(b, "mode", data && w && h, w, h);
+    /* What a client's window last asked for (VNC SetDesktopSize, SPICE monitors config,
+       the SDL window). */
+    bool asked = m->surface && hv_surface_requested_size(m->surface, &w, &h);
+    add_size(b, "requested-size", asked, w, h);
 
     for (unsigned i = 0; i < m->display_consumers->len; i++) {
         const struct hv_display_consumer *c =

@@ -300,19 +300,26 @@ static void test_real_kernel(void)
 }
 
 /* A tiny x86-64 ELF: a 16-byte segment at 2 MiB and a 4 KiB one (8 bytes in the file). */
-static GByteArray *tiny_elf(void)
+/* An x86-64 executable's header with `phnum` program headers right after it. */
+static Elf64_Ehdr elf_header(uint64_t entry, unsigned phnum)
 {
-    GByteArray *a = g_byte_array_new();
     Elf64_Ehdr eh = {0};
     memcpy(eh.e_ident, ELFMAG, SELFMAG);
     eh.e_ident[EI_CLASS] = ELFCLASS64;
     eh.e_ident[EI_DATA] = ELFDATA2LSB;
     eh.e_type = ET_EXEC;
     eh.e_machine = EM_X86_64;
-    eh.e_entry = 0x200000;
+    eh.e_entry = entry;
     eh.e_phoff = sizeof(eh);
     eh.e_phentsize = sizeof(Elf64_Phdr);
-    eh.e_phnum = 2;
+    eh.e_phnum = (Elf64_Half)phnum;
+    return eh;
+}
+
+static GByteArray *tiny_elf(void)
+{
+    GByteArray *a = g_byte_array_new();
+    Elf64_Ehdr eh = elf_header(0x200000, 2);
     Elf64_Phdr ph[2] = {
         {.p_type = PT_LOAD, .p_offset = 0x100, .p_paddr = 0x200000, .p_filesz = 16,
          .p_memsz = 16},
@@ -355,31 +362,56 @@ static GByteArray *gzip(const GByteArray *in)
     return out;
 }
 
+/* A bzImage file whose payload is `elf` gzipped, in a fresh folder with a cache folder. */
+struct kernel_files {
+    char *dir, *kernel, *cache;
+    uint8_t *img;
+    size_t size;
+    struct hv_bzimage bz;
+};
+
+static void kernel_files_make(struct kernel_files *k, const GByteArray *elf)
+{
+    g_autoptr(GByteArray) gz = gzip(elf);
+    k->img = bzimage_with_payload(gz->data, gz->len, &k->size);
+    k->dir = g_dir_make_tmp("vmdesk-vmlinux-XXXXXX", NULL);
+    g_assert_nonnull(k->dir);
+    k->kernel = g_build_filename(k->dir, "bzImage", NULL);
+    g_assert_true(g_file_set_contents(k->kernel, (const char *)k->img, (gssize)k->size, NULL));
+    k->cache = g_build_filename(k->dir, "cache", NULL);
+    char *err = NULL;
+    g_assert_cmpint(hv_bzimage_parse(k->img, k->size, &k->bz, &err), ==, 0);
+}
+
+static void kernel_files_clear(struct kernel_files *k)
+{
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", k->dir);
+    g_assert_cmpint(system(cmd), ==, 0);
+    g_free(k->dir);
+    g_free(k->kernel);
+    g_free(k->cache);
+    g_free(k->img);
+}
+
 static void test_vmlinux(void)
 {
     g_autoptr(GByteArray) elf = tiny_elf();
-    g_autoptr(GByteArray) gz = gzip(elf);
-    size_t size;
-    g_autofree uint8_t *img = bzimage_with_payload(gz->data, gz->len, &size);
-    g_autofree char *dir = g_dir_make_tmp("vmdesk-vmlinux-XXXXXX", NULL);
-    g_autofree char *kernel = g_build_filename(dir, "bzImage", NULL);
-    g_assert_true(g_file_set_contents(kernel, (const char *)img, (gssize)size, NULL));
-    g_autofree char *cache = g_build_filename(dir, "cache", NULL);
-
-    struct hv_bzimage bz;
+    struct kernel_files k;
+    kernel_files_make(&k, elf);
+    struct hv_bzimage bz = k.bz;
+    const char *kernel = k.kernel;
     char *err = NULL;
-    g_assert_cmpint(hv_bzimage_parse(img, size, &bz, &err), ==, 0);
-    GMappedFile *f = hv_vmlinux_get(&bz, kernel, cache, &err);
+    GMappedFile *f = hv_vmlinux_get(&bz, kernel, k.cache, &err);
     g_assert_null(err);
     g_assert_nonnull(f);
     g_assert_cmpuint(g_mapped_file_get_length(f), ==, elf->len);
     g_assert_cmpmem(g_mapped_file_get_contents(f), elf->len, elf->data, elf->len);
     g_mapped_file_unref(f);
     /* The second start reads the cache, which now holds exactly one kernel. */
-    g_autoptr(GDir) d = g_dir_open(cache, 0, NULL);
+    g_autoptr(GDir) d = g_dir_open(k.cache, 0, NULL);
     g_assert_nonnull(g_dir_read_name(d));
     g_assert_null(g_dir_read_name(d));
-    f = hv_vmlinux_get(&bz, kernel, cache, &err);
+    f = hv_vmlinux_get(&bz, kernel, k.cache, &err);
     g_assert_nonnull(f);
 
     struct vm vm;
@@ -412,6 +444,8 @@ static void test_vmlinux(void)
 
     /* A payload in a format vmdesk does not decompress, or a corrupt one: no vmlinux,
      * no error; the guest's own decompressor runs instead. */
+    size_t size;
+    g_autoptr(GByteArray) gz = gzip(elf);
     g_autofree uint8_t *raw = bzimage_with_payload(elf->data, elf->len, &size);
     g_assert_cmpint(hv_bzimage_parse(raw, size, &bz, &err), ==, 0);
     g_assert_null(hv_vmlinux_get(&bz, kernel, NULL, &err));
@@ -422,8 +456,7 @@ static void test_vmlinux(void)
     g_assert_null(hv_vmlinux_get(&bz, kernel, NULL, &err));
     g_assert_null(err);
 
-    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
-    g_assert_cmpint(system(cmd), ==, 0);
+    kernel_files_clear(&k);
 }
 
 /*
@@ -434,16 +467,7 @@ static void test_vmlinux(void)
 static void test_vmlinux_zero_pages(void)
 {
     const size_t pg = 4096, off = 0x1000;
-    Elf64_Ehdr eh = {0};
-    memcpy(eh.e_ident, ELFMAG, SELFMAG);
-    eh.e_ident[EI_CLASS] = ELFCLASS64;
-    eh.e_ident[EI_DATA] = ELFDATA2LSB;
-    eh.e_type = ET_EXEC;
-    eh.e_machine = EM_X86_64;
-    eh.e_entry = 0x400000;
-    eh.e_phoff = sizeof(eh);
-    eh.e_phentsize = sizeof(Elf64_Phdr);
-    eh.e_phnum = 1;
+    Elf64_Ehdr eh = elf_header(0x400000, 1);
     Elf64_Phdr ph = {.p_type = PT_LOAD, .p_offset = off, .p_paddr = 0x400000,
                      .p_filesz = 5 * pg, .p_memsz = 6 * pg};
     g_autoptr(GByteArray) elf = g_byte_array_new();
@@ -454,17 +478,10 @@ static void test_vmlinux_zero_pages(void)
     memset(elf->data + off, 0x11, pg);
     elf->data[off + 2 * pg + 100] = 0x22; /* page 2: one byte */
 
-    g_autoptr(GByteArray) gz = gzip(elf);
-    size_t size;
-    g_autofree uint8_t *img = bzimage_with_payload(gz->data, gz->len, &size);
-    g_autofree char *dir = g_dir_make_tmp("vmdesk-vmlinux-XXXXXX", NULL);
-    g_autofree char *kernel = g_build_filename(dir, "bzImage", NULL);
-    g_assert_true(g_file_set_contents(kernel, (const char *)img, (gssize)size, NULL));
-    g_autofree char *cache = g_build_filename(dir, "cache", NULL);
-    struct hv_bzimage bz;
+    struct kernel_files k;
+    kernel_files_make(&k, elf);
     char *err = NULL;
-    g_assert_cmpint(hv_bzimage_parse(img, size, &bz, &err), ==, 0);
-    GMappedFile *f = hv_vmlinux_get(&bz, kernel, cache, &err);
+    GMappedFile *f = hv_vmlinux_get(&k.bz, k.kernel, k.cache, &err);
     g_assert_nonnull(f);
     Elf64_Phdr got;
     memcpy(&got, g_mapped_file_get_contents(f) + sizeof(eh), sizeof(got));
@@ -490,8 +507,7 @@ static void test_vmlinux_zero_pages(void)
     g_assert_cmpuint(seg[6 * pg], ==, 0x55);
     g_mapped_file_unref(f);
     hv_memory_free(&vm.mem);
-    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
-    g_assert_cmpint(system(cmd), ==, 0);
+    kernel_files_clear(&k);
 }
 
 static void test_vmlinux_elf_errors(void)
