@@ -51,6 +51,9 @@ struct hv_memory {
     struct hv_mem_layout layout;
     uint8_t *host;    /* one private anonymous mapping backing every region */
     size_t host_size;
+    /* The guest has run: RAM the VMM did not write may hold anything (false: it is the
+       zero pages of a fresh mapping, which loaders need not write again). */
+    bool guest_ran;
 };
 
 int hv_memory_alloc(struct hv_memory *mem, const struct hv_mem_layout *layout, unsigned flags);

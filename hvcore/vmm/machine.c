@@ -494,6 +494,7 @@ int hv_machine_init(struct hv_machine *m, const struct hv_config *cfg, char **er
 
 static int start_vcpus(struct hv_machine *m, char **err)
 {
+    m->mem.guest_ran = true;
     int r = hv_vcpus_create(&m->vm, m->cfg->cpus, err);
     /* A paused VM that is reset stays paused: its new vCPUs park before their first run. */
     if (r == 0 && m->state == HV_STATE_PAUSED)

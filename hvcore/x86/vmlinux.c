@@ -251,28 +251,12 @@ GMappedFile *hv_vmlinux_get(const struct hv_bzimage *bz, const char *kernel_path
 }
 
 /*
- * Zeroes guest RAM without touching what need not be touched: whole pages are given back
- * (fresh RAM is zero already and stays untouched; after a reset they read as zero again),
- * only the partial pages at the ends are written.
+ * Copies a segment into guest RAM. Its zero pages are not copied: RAM the guest has not
+ * run in is zero already (and left untouched it costs no memory); after a reset they are
+ * cleared. Source and destination are populated a range at a time rather than faulted in
+ * page by page, which costs most of the copy (far more when the host is virtualized).
  */
-static void zero_range(uint8_t *dst, size_t n)
-{
-    uintptr_t a = ((uintptr_t)dst + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
-    uintptr_t b = ((uintptr_t)dst + n) & ~(uintptr_t)(PAGE - 1);
-    if (b <= a || madvise((void *)a, b - a, MADV_DONTNEED) < 0) {
-        memset(dst, 0, n);
-        return;
-    }
-    memset(dst, 0, a - (uintptr_t)dst);
-    memset((void *)b, 0, (uintptr_t)dst + n - b);
-}
-
-/*
- * Copies a segment into guest RAM, skipping its zero pages (zero_range instead), with the
- * source and the destination populated a range at a time rather than faulted in page by
- * page (which costs most of the copy, and far more when the host itself is virtualized).
- */
-static void copy_segment(uint8_t *dst, const uint8_t *src, size_t n)
+static void copy_segment(struct hv_memory *mem, uint8_t *dst, const uint8_t *src, size_t n)
 {
     uintptr_t s = (uintptr_t)src & ~(uintptr_t)(PAGE - 1);
     madvise((void *)s, (uintptr_t)src + n - s, MADV_POPULATE_READ); /* a hint: may fail */
@@ -282,12 +266,12 @@ static void copy_segment(uint8_t *dst, const uint8_t *src, size_t n)
         size_t j = i + MIN(PAGE, n - i);
         while (j < n && all_zero(src + j, MIN(PAGE, n - j)) == zero)
             j += MIN(PAGE, n - j);
-        if (zero) {
-            zero_range(dst + i, j - i);
-        } else {
+        if (!zero) {
             uintptr_t d = (uintptr_t)(dst + i) & ~(uintptr_t)(PAGE - 1);
             madvise((void *)d, (uintptr_t)(dst + j) - d, MADV_POPULATE_WRITE);
             memcpy(dst + i, src + i, j - i);
+        } else if (mem->guest_ran) {
+            memset(dst + i, 0, j - i);
         }
         i = j;
     }
@@ -323,8 +307,9 @@ int hv_vmlinux_load(struct hv_memory *mem, const uint8_t *elf, size_t size, uint
                                    (unsigned long long)(ph.p_paddr + ph.p_memsz));
             return -ENOSPC;
         }
-        copy_segment(dst, elf + ph.p_offset, ph.p_filesz);
-        zero_range(dst + ph.p_filesz, ph.p_memsz - ph.p_filesz);
+        copy_segment(mem, dst, elf + ph.p_offset, ph.p_filesz);
+        if (mem->guest_ran)
+            memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
         if (ph.p_paddr + ph.p_memsz > top)
             top = ph.p_paddr + ph.p_memsz;
     }
