@@ -2,150 +2,53 @@
 /* virtio-balloon and virtio-console driven through their PCI registers, rings in fake RAM. */
 #include <errno.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
+#include "virtio-harness.h"
 #include "virtio/balloon.h"
 #include "virtio/console.h"
 
-#define RAM_SIZE HV_MiB(32)
-#define QSIZE 16
-#define RING_GPA(q) (0x100000ull + 0x4000ull * (q)) /* desc, +0x1000 avail, +0x2000 used */
-#define BUF_GPA 0x200000ull
 #define DATA_GPA 0x400000ull /* pages the tests fill and expect the balloon to drop */
-/* The transport's register layout (virtio/pci.c). */
-#define REGS_BAR 4
-#define C_GFSELECT 0x08
-#define C_GF 0x0c
-#define C_STATUS 0x14
-#define C_QSELECT 0x16
-#define C_QSIZE 0x18
-#define C_QENABLE 0x1c
-#define C_QDESC 0x20
-#define C_QDRIVER 0x28
-#define C_QDEVICE 0x30
-#define DEVICE_OFF 0x2000
-#define NOTIFY_OFF 0x3000
 
-/* A VM without KVM, as in test-pci: interrupts on fd -1 fail harmlessly. */
 struct fixture {
-    struct hv_vm vm;
-    struct hv_pci pci;
-    struct hv_memory mem;
-    struct hv_virtio_dev *dev;
-    uint16_t avail_idx[4];
-    uint16_t next_desc[4];
+    struct vh vh;
     char *dir;
 };
-
-static uint8_t *ram(struct fixture *f, uint64_t gpa, uint64_t len)
-{
-    uint8_t *p = hv_memory_ptr(&f->mem, gpa, len);
-    g_assert_nonnull(p);
-    return p;
-}
-
-static void regs_write(struct fixture *f, uint64_t off, uint64_t val, unsigned len)
-{
-    struct hv_pci_bar *bar = &f->dev->pci.bars[REGS_BAR];
-    bar->ops->write(bar->opaque, off, &val, len);
-}
-
-static uint64_t regs_read(struct fixture *f, uint64_t off, unsigned len)
-{
-    struct hv_pci_bar *bar = &f->dev->pci.bars[REGS_BAR];
-    uint64_t v = 0;
-    bar->ops->read(bar->opaque, off, &v, len);
-    return v;
-}
-
-static void pump(void)
-{
-    while (g_main_context_iteration(NULL, FALSE))
-        ;
-}
 
 static void setup(struct fixture *f, gconstpointer data)
 {
     (void)data;
     memset(f, 0, sizeof(*f));
-    f->vm.fd = -1;
-    pthread_mutex_init(&f->vm.lock, NULL);
-    pthread_cond_init(&f->vm.cond, NULL);
-    f->vm.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    g_assert_cmpint(hv_pci_init(&f->pci, &f->vm, RAM_SIZE), ==, 0);
-    struct hv_mem_layout l;
-    g_assert_cmpint(hv_mem_layout_init(&l, RAM_SIZE, 0), ==, 0);
-    g_assert_cmpint(hv_memory_alloc(&f->mem, &l, 0), ==, 0);
+    vh_init(&f->vh);
     GError *error = NULL;
     f->dir = g_dir_make_tmp("vmdesk-virtio-XXXXXX", &error);
     g_assert_no_error(error);
 }
 
-/* The device is not on the bus (no BARs mapped, no MSI-X): INTx is all it can raise. */
-static void plug(struct fixture *f, struct hv_virtio_dev *dev)
-{
-    f->dev = dev;
-    dev->pci.pci = &f->pci;
-}
-
-/* What a driver does up to FEATURES_OK, then its queues; DRIVER_OK is the caller's. */
-static void driver_init(struct fixture *f, uint32_t features, unsigned nr_queues)
-{
-    regs_write(f, C_STATUS, 3, 1);
-    regs_write(f, C_GFSELECT, 0, 4);
-    regs_write(f, C_GF, features, 4);
-    regs_write(f, C_GFSELECT, 1, 4);
-    regs_write(f, C_GF, 1, 4); /* VERSION_1 */
-    regs_write(f, C_STATUS, 0xb, 1);
-    g_assert_cmpuint(regs_read(f, C_STATUS, 1), ==, 0xb);
-    for (unsigned q = 0; q < nr_queues; q++) {
-        regs_write(f, C_QSELECT, q, 2);
-        regs_write(f, C_QSIZE, QSIZE, 2);
-        regs_write(f, C_QDESC, RING_GPA(q), 8);
-        regs_write(f, C_QDRIVER, RING_GPA(q) + 0x1000, 8);
-        regs_write(f, C_QDEVICE, RING_GPA(q) + 0x2000, 8);
-        regs_write(f, C_QENABLE, 1, 2);
-    }
-}
-
-static void driver_ok(struct fixture *f)
-{
-    regs_write(f, C_STATUS, 0xf, 1);
-    pump();
-}
-
 /* Offers a one-descriptor buffer on queue q and kicks it. */
 static void offer(struct fixture *f, unsigned q, uint64_t gpa, uint32_t len, bool writable)
 {
-    uint16_t d = f->next_desc[q]++ % QSIZE;
-    uint8_t *desc = ram(f, RING_GPA(q) + 16ull * d, 16);
+    uint16_t d = f->vh.next_desc[q]++ % QSIZE;
+    uint8_t *desc = vh_ram(&f->vh, RING_GPA(q) + 16ull * d, 16);
     uint16_t flags = writable ? VIRTQ_DESC_F_WRITE : 0, next = 0;
     memcpy(desc, &gpa, 8);
     memcpy(desc + 8, &len, 4);
     memcpy(desc + 12, &flags, 2);
     memcpy(desc + 14, &next, 2);
-    uint8_t *avail = ram(f, RING_GPA(q) + 0x1000, 4 + 2 * QSIZE);
-    memcpy(avail + 4 + 2 * (f->avail_idx[q] % QSIZE), &d, 2);
-    f->avail_idx[q]++;
-    memcpy(avail + 2, &f->avail_idx[q], 2);
-    regs_write(f, NOTIFY_OFF + 4 * q, q, 2);
-}
-
-static uint16_t used_idx(struct fixture *f, unsigned q)
-{
-    uint16_t v;
-    memcpy(&v, ram(f, RING_GPA(q) + 0x2002, 2), 2);
-    return v;
+    uint8_t *avail = vh_ram(&f->vh, RING_GPA(q) + 0x1000, 4 + 2 * QSIZE);
+    memcpy(avail + 4 + 2 * (f->vh.avail_idx[q] % QSIZE), &d, 2);
+    f->vh.avail_idx[q]++;
+    memcpy(avail + 2, &f->vh.avail_idx[q], 2);
+    vh_regs_write(&f->vh, NOTIFY_OFF + 4 * q, q, 2);
 }
 
 static uint32_t used_len(struct fixture *f, unsigned q, unsigned i)
 {
     uint32_t v;
-    memcpy(&v, ram(f, RING_GPA(q) + 0x2004 + 8 * i + 4, 4), 4);
+    memcpy(&v, vh_ram(&f->vh, RING_GPA(q) + 0x2004 + 8 * i + 4, 4), 4);
     return v;
 }
 
@@ -168,14 +71,7 @@ static char *stats_json(const struct hv_device_ops *ops, void *impl)
 static void teardown(struct fixture *f, gconstpointer data)
 {
     (void)data;
-    pump();
-    hv_pci_destroy(&f->pci);
-    hv_iobus_clear(&f->vm.pio);
-    hv_iobus_clear(&f->vm.mmio);
-    hv_memory_free(&f->mem);
-    close(f->vm.event_fd);
-    pthread_cond_destroy(&f->vm.cond);
-    pthread_mutex_destroy(&f->vm.lock);
+    vh_fini(&f->vh);
     g_rmdir(f->dir);
     g_free(f->dir);
 }
@@ -185,8 +81,8 @@ static void teardown(struct fixture *f, gconstpointer data)
 static struct hv_virtio_balloon *new_balloon(struct fixture *f)
 {
     struct hv_virtio_balloon *bal = g_new0(struct hv_virtio_balloon, 1);
-    g_assert_cmpint(hv_virtio_balloon_init(bal, &f->vm, &f->mem), ==, 0);
-    plug(f, &bal->dev);
+    g_assert_cmpint(hv_virtio_balloon_init(bal, &f->vh.vm, &f->vh.mem), ==, 0);
+    vh_plug(&f->vh, &bal->dev);
     return bal;
 }
 
@@ -194,22 +90,22 @@ static void test_balloon_inflate(struct fixture *f, gconstpointer data)
 {
     (void)data;
     struct hv_virtio_balloon *bal = new_balloon(f);
-    driver_init(f, 0, 2);
-    driver_ok(f);
-    memset(ram(f, DATA_GPA, 3 * 4096), 0xaa, 3 * 4096);
+    vh_driver_init(&f->vh, 0, 2);
+    vh_driver_ok(&f->vh);
+    memset(vh_ram(&f->vh, DATA_GPA, 3 * 4096), 0xaa, 3 * 4096);
     /* Two neighbours, a frame past RAM, and a third page further on. */
     uint32_t pfns[] = {DATA_GPA >> 12, (DATA_GPA >> 12) + 1, 0xfffff0, (DATA_GPA >> 12) + 2};
-    memcpy(ram(f, BUF_GPA, sizeof(pfns)), pfns, sizeof(pfns));
+    memcpy(vh_ram(&f->vh, BUF_GPA, sizeof(pfns)), pfns, sizeof(pfns));
     offer(f, 0, BUF_GPA, sizeof(pfns), false);
-    pump();
-    g_assert_cmpuint(used_idx(f, 0), ==, 1);
-    const uint8_t *p = ram(f, DATA_GPA, 3 * 4096);
+    vh_pump();
+    g_assert_cmpuint(vh_used_idx(&f->vh, 0), ==, 1);
+    const uint8_t *p = vh_ram(&f->vh, DATA_GPA, 3 * 4096);
     for (unsigned i = 0; i < 3 * 4096; i++)
         g_assert_cmpuint(p[i], ==, 0);
     /* Deflating counts; the pages need nothing from the host. */
     offer(f, 1, BUF_GPA, 8, false);
-    pump();
-    g_assert_cmpuint(used_idx(f, 1), ==, 1);
+    vh_pump();
+    g_assert_cmpuint(vh_used_idx(&f->vh, 1), ==, 1);
     g_autofree char *s = stats_json(&hv_virtio_balloon_device_ops, bal);
     ASSERT_HAS(s, "\"inflated-pages\":3,\"deflated-pages\":2,\"invalid-pfns\":1");
     hv_virtio_balloon_device_ops.destroy(bal);
@@ -222,18 +118,18 @@ static void test_balloon_config(struct fixture *f, gconstpointer data)
     g_assert_cmpint(hv_virtio_balloon_set_target(bal, 0), ==, -ERANGE);
     g_assert_cmpint(hv_virtio_balloon_set_target(bal, RAM_SIZE + 4096), ==, -ERANGE);
     g_assert_cmpint(hv_virtio_balloon_set_target(bal, RAM_SIZE - HV_MiB(1)), ==, 0);
-    g_assert_cmpuint(regs_read(f, DEVICE_OFF, 4), ==, 256); /* num_pages */
+    g_assert_cmpuint(vh_regs_read(&f->vh, DEVICE_OFF, 4), ==, 256); /* num_pages */
     /* The driver reports what it holds; the host's num_pages is not the driver's to write. */
-    regs_write(f, DEVICE_OFF + 4, 128, 4);
-    regs_write(f, DEVICE_OFF, 7, 4);
-    g_assert_cmpuint(regs_read(f, DEVICE_OFF, 4), ==, 256);
-    g_assert_cmpuint(regs_read(f, DEVICE_OFF + 4, 4), ==, 128);
+    vh_regs_write(&f->vh, DEVICE_OFF + 4, 128, 4);
+    vh_regs_write(&f->vh, DEVICE_OFF, 7, 4);
+    g_assert_cmpuint(vh_regs_read(&f->vh, DEVICE_OFF, 4), ==, 256);
+    g_assert_cmpuint(vh_regs_read(&f->vh, DEVICE_OFF + 4, 4), ==, 128);
     g_autofree char *s = stats_json(&hv_virtio_balloon_device_ops, bal);
     ASSERT_HAS(s, "\"target\":32505856,\"actual\":33030144");
     /* A machine reset empties the balloon and keeps the target. */
     hv_virtio_balloon_device_ops.reset(bal);
-    g_assert_cmpuint(regs_read(f, DEVICE_OFF, 4), ==, 256);
-    g_assert_cmpuint(regs_read(f, DEVICE_OFF + 4, 4), ==, 0);
+    g_assert_cmpuint(vh_regs_read(&f->vh, DEVICE_OFF, 4), ==, 256);
+    g_assert_cmpuint(vh_regs_read(&f->vh, DEVICE_OFF + 4, 4), ==, 0);
     hv_virtio_balloon_device_ops.destroy(bal);
 }
 
@@ -247,35 +143,35 @@ static void test_balloon_stats(struct fixture *f, gconstpointer data)
 {
     (void)data;
     struct hv_virtio_balloon *bal = new_balloon(f);
-    driver_init(f, 1u << 1 | 1u << 5, 4);
+    vh_driver_init(&f->vh, 1u << 1 | 1u << 5, 4);
     /* As Linux does: the first report is queued and kicked before DRIVER_OK. */
-    uint8_t *buf = ram(f, BUF_GPA, 30);
+    uint8_t *buf = vh_ram(&f->vh, BUF_GPA, 30);
     put_stat(buf, 4, 1000);
     put_stat(buf + 10, 5, 2000);
     put_stat(buf + 20, 99, 5); /* a tag from the future: ignored */
     offer(f, 2, BUF_GPA, 30, false);
-    pump();
+    vh_pump();
     g_autofree char *before = stats_json(&hv_virtio_balloon_device_ops, bal);
     ASSERT_HAS(before, "\"guest\":{}");
-    driver_ok(f);
+    vh_driver_ok(&f->vh);
     g_autofree char *s = stats_json(&hv_virtio_balloon_device_ops, bal);
     ASSERT_HAS(s, "\"guest\":{\"free-memory\":1000,\"total-memory\":2000,\"last-update\":");
     /* Asking for the stats handed the buffer back: the driver is asked for a new report. */
-    g_assert_cmpuint(used_idx(f, 2), ==, 1);
+    g_assert_cmpuint(vh_used_idx(&f->vh, 2), ==, 1);
     put_stat(buf, 4, 900);
     offer(f, 2, BUF_GPA, 10, false);
-    pump();
+    vh_pump();
     g_autofree char *s2 = stats_json(&hv_virtio_balloon_device_ops, bal);
     ASSERT_HAS(s2, "\"free-memory\":900,\"total-memory\":2000");
-    g_assert_cmpuint(used_idx(f, 2), ==, 2);
+    g_assert_cmpuint(vh_used_idx(&f->vh, 2), ==, 2);
 
     /* Free page reporting is the fourth queue here: a reported range goes back to the host. */
-    memset(ram(f, DATA_GPA, 2 * 4096), 0x55, 2 * 4096);
+    memset(vh_ram(&f->vh, DATA_GPA, 2 * 4096), 0x55, 2 * 4096);
     offer(f, 3, DATA_GPA, 2 * 4096, true);
-    pump();
-    g_assert_cmpuint(used_idx(f, 3), ==, 1);
-    g_assert_cmpuint(ram(f, DATA_GPA, 1)[0], ==, 0);
-    g_assert_cmpuint(ram(f, DATA_GPA + 8191, 1)[0], ==, 0);
+    vh_pump();
+    g_assert_cmpuint(vh_used_idx(&f->vh, 3), ==, 1);
+    g_assert_cmpuint(vh_ram(&f->vh, DATA_GPA, 1)[0], ==, 0);
+    g_assert_cmpuint(vh_ram(&f->vh, DATA_GPA + 8191, 1)[0], ==, 0);
     g_autofree char *s3 = stats_json(&hv_virtio_balloon_device_ops, bal);
     ASSERT_HAS(s3, "\"free-page-reports\":1,\"free-page-reported-bytes\":8192");
     hv_virtio_balloon_device_ops.destroy(bal);
@@ -286,13 +182,13 @@ static void test_balloon_queue_numbers(struct fixture *f, gconstpointer data)
 {
     (void)data;
     struct hv_virtio_balloon *bal = new_balloon(f);
-    driver_init(f, 1u << 5, 3);
-    driver_ok(f);
-    memset(ram(f, DATA_GPA, 4096), 0x55, 4096);
+    vh_driver_init(&f->vh, 1u << 5, 3);
+    vh_driver_ok(&f->vh);
+    memset(vh_ram(&f->vh, DATA_GPA, 4096), 0x55, 4096);
     offer(f, 2, DATA_GPA, 4096, true);
-    pump();
-    g_assert_cmpuint(used_idx(f, 2), ==, 1);
-    g_assert_cmpuint(ram(f, DATA_GPA, 1)[0], ==, 0);
+    vh_pump();
+    g_assert_cmpuint(vh_used_idx(&f->vh, 2), ==, 1);
+    g_assert_cmpuint(vh_ram(&f->vh, DATA_GPA, 1)[0], ==, 0);
     hv_virtio_balloon_device_ops.destroy(bal);
 }
 
@@ -312,13 +208,13 @@ static void test_balloon_broken(struct fixture *f, gconstpointer data)
     dev->on_error = on_error;
     dev->on_error_ctx = errors;
     dev->on_error_id = "balloon0";
-    driver_init(f, 0, 2);
-    driver_ok(f);
+    vh_driver_init(&f->vh, 0, 2);
+    vh_driver_ok(&f->vh);
     offer(f, 0, RAM_SIZE + 0x100000, 4, false); /* outside guest RAM */
     offer(f, 0, RAM_SIZE + 0x100000, 4, false);
-    pump();
-    g_assert_cmpuint(used_idx(f, 0), ==, 0);
-    g_assert_true(regs_read(f, C_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    vh_pump();
+    g_assert_cmpuint(vh_used_idx(&f->vh, 0), ==, 0);
+    g_assert_true(vh_regs_read(&f->vh, C_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
     g_assert_cmpuint(strlen(errors->str), >, 10);
     g_assert_true(g_str_has_prefix(errors->str, "balloon0: "));
     /* Once, although the second buffer is just as bad. */
@@ -331,8 +227,8 @@ static void test_balloon_broken(struct fixture *f, gconstpointer data)
 static struct hv_virtio_console *new_console(struct fixture *f)
 {
     struct hv_virtio_console *con = g_new0(struct hv_virtio_console, 1);
-    g_assert_cmpint(hv_virtio_console_init(con, &f->vm, &f->mem), ==, 0);
-    plug(f, &con->dev);
+    g_assert_cmpint(hv_virtio_console_init(con, &f->vh.vm, &f->vh.mem), ==, 0);
+    vh_plug(&f->vh, &con->dev);
     return con;
 }
 
@@ -345,12 +241,12 @@ static void test_console_tx(struct fixture *f, gconstpointer data)
     struct hv_chardev_spec spec;
     g_assert_cmpint(hv_chardev_parse(spec_text, &spec, NULL), ==, 0);
     g_assert_null(hv_virtio_console_open(con, &spec));
-    driver_init(f, 0, 2);
-    driver_ok(f);
-    memcpy(ram(f, BUF_GPA, 6), "hello\n", 6);
+    vh_driver_init(&f->vh, 0, 2);
+    vh_driver_ok(&f->vh);
+    memcpy(vh_ram(&f->vh, BUF_GPA, 6), "hello\n", 6);
     offer(f, 1, BUF_GPA, 6, false);
-    pump();
-    g_assert_cmpuint(used_idx(f, 1), ==, 1);
+    vh_pump();
+    g_assert_cmpuint(vh_used_idx(&f->vh, 1), ==, 1);
     g_autofree char *s = stats_json(&hv_virtio_console_device_ops, con);
     g_assert_cmpstr(s, ==, "{\"rx-bytes\":0,\"tx-bytes\":6}");
     hv_virtio_console_device_ops.destroy(con);
@@ -375,25 +271,25 @@ static void test_console_rx_flow_control(struct fixture *f, gconstpointer data)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
     g_assert_cmpint(connect(c, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    pump();
+    vh_pump();
 
     /* Typed before the driver exists. */
     g_assert_cmpint(send(c, "abcdef", 6, 0), ==, 6);
-    pump();
-    driver_init(f, 0, 2);
-    driver_ok(f);
-    g_assert_cmpuint(used_idx(f, 0), ==, 0);
+    vh_pump();
+    vh_driver_init(&f->vh, 0, 2);
+    vh_driver_ok(&f->vh);
+    g_assert_cmpuint(vh_used_idx(&f->vh, 0), ==, 0);
     /* A 4-byte buffer takes four; the rest waits for the next buffer. */
     offer(f, 0, BUF_GPA, 4, true);
-    pump();
-    g_assert_cmpuint(used_idx(f, 0), ==, 1);
+    vh_pump();
+    g_assert_cmpuint(vh_used_idx(&f->vh, 0), ==, 1);
     g_assert_cmpuint(used_len(f, 0, 0), ==, 4);
-    g_assert_cmpmem(ram(f, BUF_GPA, 4), 4, "abcd", 4);
+    g_assert_cmpmem(vh_ram(&f->vh, BUF_GPA, 4), 4, "abcd", 4);
     offer(f, 0, BUF_GPA + 0x1000, 64, true);
-    pump();
-    g_assert_cmpuint(used_idx(f, 0), ==, 2);
+    vh_pump();
+    g_assert_cmpuint(vh_used_idx(&f->vh, 0), ==, 2);
     g_assert_cmpuint(used_len(f, 0, 1), ==, 2);
-    g_assert_cmpmem(ram(f, BUF_GPA + 0x1000, 2), 2, "ef", 2);
+    g_assert_cmpmem(vh_ram(&f->vh, BUF_GPA + 0x1000, 2), 2, "ef", 2);
     g_autofree char *s = stats_json(&hv_virtio_console_device_ops, con);
     g_assert_cmpstr(s, ==, "{\"rx-bytes\":6,\"tx-bytes\":0}");
     close(c);

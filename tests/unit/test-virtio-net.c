@@ -3,33 +3,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "virtio-harness.h"
 #include "virtio/net.h"
 
-#define RAM_SIZE HV_MiB(32)
-#define QSIZE 16
-#define RING_GPA(q) (0x100000ull + 0x4000ull * (q)) /* desc, +0x1000 avail, +0x2000 used */
-#define BUF_GPA 0x200000ull
-/* The transport's register layout (virtio/pci.c). */
-#define REGS_BAR 4
-#define C_DFSELECT 0x00
-#define C_DF 0x04
-#define C_GFSELECT 0x08
-#define C_GF 0x0c
-#define C_STATUS 0x14
-#define C_QSELECT 0x16
-#define C_QSIZE 0x18
-#define C_QENABLE 0x1c
-#define C_QDESC 0x20
-#define C_QDRIVER 0x28
-#define C_QDEVICE 0x30
-#define ISR_OFF 0x1000
-#define DEVICE_OFF 0x2000
-#define NOTIFY_OFF 0x3000
 
 #define RXQ HV_NET_RXQ
 #define TXQ HV_NET_TXQ
@@ -37,17 +17,13 @@
 
 static const uint8_t test_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 
-/* A VM without KVM (as in test-pci): the device raises INTx, which we read in the ISR. */
+/* The device raises INTx, which the tests read in the ISR. */
 struct fixture {
-    struct hv_vm vm;
-    struct hv_pci pci;
-    struct hv_memory mem;
+    struct vh vh;
     struct hv_virtio_net *net;
     int peer;      /* the test's end of a socketpair backend; -1 otherwise */
     int be_fd;     /* the backend's end */
     uint64_t next_buf;
-    uint16_t avail_idx[2];
-    uint16_t next_desc[2];
 };
 
 struct seg {
@@ -56,39 +32,12 @@ struct seg {
     bool writable;
 };
 
-static uint8_t *ram(struct fixture *f, uint64_t gpa, uint64_t len)
-{
-    uint8_t *p = hv_memory_ptr(&f->mem, gpa, len);
-    g_assert_nonnull(p);
-    return p;
-}
-
 static uint64_t alloc_buf(struct fixture *f, uint32_t len)
 {
     uint64_t gpa = f->next_buf;
     f->next_buf += (len + 63) & ~63u;
-    memset(ram(f, gpa, len), 0xee, len);
+    memset(vh_ram(&f->vh, gpa, len), 0xee, len);
     return gpa;
-}
-
-static void regs_write(struct fixture *f, uint64_t off, uint64_t val, unsigned len)
-{
-    struct hv_pci_bar *bar = &f->net->dev.pci.bars[REGS_BAR];
-    bar->ops->write(bar->opaque, off, &val, len);
-}
-
-static uint64_t regs_read(struct fixture *f, uint64_t off, unsigned len)
-{
-    struct hv_pci_bar *bar = &f->net->dev.pci.bars[REGS_BAR];
-    uint64_t v = 0;
-    bar->ops->read(bar->opaque, off, &v, len);
-    return v;
-}
-
-static void pump(void)
-{
-    while (g_main_context_iteration(NULL, FALSE))
-        ;
 }
 
 static void setup(struct fixture *f, gconstpointer data)
@@ -96,14 +45,7 @@ static void setup(struct fixture *f, gconstpointer data)
     (void)data;
     memset(f, 0, sizeof(*f));
     f->peer = f->be_fd = -1;
-    f->vm.fd = -1;
-    pthread_mutex_init(&f->vm.lock, NULL);
-    pthread_cond_init(&f->vm.cond, NULL);
-    f->vm.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    g_assert_cmpint(hv_pci_init(&f->pci, &f->vm, RAM_SIZE), ==, 0);
-    struct hv_mem_layout l;
-    g_assert_cmpint(hv_mem_layout_init(&l, RAM_SIZE, 0), ==, 0);
-    g_assert_cmpint(hv_memory_alloc(&f->mem, &l, 0), ==, 0);
+    vh_init(&f->vh);
     f->next_buf = BUF_GPA;
 }
 
@@ -114,21 +56,15 @@ static void teardown(struct fixture *f, gconstpointer data)
         hv_virtio_net_device_ops.destroy(f->net);
     if (f->peer >= 0)
         close(f->peer);
-    pump();
-    hv_pci_destroy(&f->pci);
-    hv_iobus_clear(&f->vm.pio);
-    hv_iobus_clear(&f->vm.mmio);
-    hv_memory_free(&f->mem);
-    close(f->vm.event_fd);
-    pthread_cond_destroy(&f->vm.cond);
-    pthread_mutex_destroy(&f->vm.lock);
+    vh_fini(&f->vh);
 }
 
 static void new_net(struct fixture *f, struct hv_net_backend *be)
 {
     f->net = g_new0(struct hv_virtio_net, 1);
-    g_assert_cmpint(hv_virtio_net_init(f->net, be, "net0", test_mac, &f->vm, &f->mem), ==, 0);
-    f->net->dev.pci.pci = &f->pci; /* on no slot: INTx only */
+    g_assert_cmpint(hv_virtio_net_init(f->net, be, "net0", test_mac, &f->vh.vm, &f->vh.mem),
+                    ==, 0);
+    vh_plug(&f->vh, &f->net->dev);
 }
 
 /* A socketpair backend: one frame per message, as a tap delivers them. */
@@ -144,51 +80,51 @@ static void new_socket_net(struct fixture *f, bool vnet_hdr, uint64_t offloads)
 /* What a Linux driver does, up to DRIVER_OK; `features` is the low word it accepts. */
 static void driver_start(struct fixture *f, uint32_t features)
 {
-    regs_write(f, C_STATUS, 3, 1);
-    regs_write(f, C_GFSELECT, 0, 4);
-    regs_write(f, C_GF, features, 4);
-    regs_write(f, C_GFSELECT, 1, 4);
-    regs_write(f, C_GF, 1, 4); /* VERSION_1 */
-    regs_write(f, C_STATUS, 0xb, 1);
-    g_assert_cmpuint(regs_read(f, C_STATUS, 1), ==, 0xb);
+    vh_regs_write(&f->vh, C_STATUS, 3, 1);
+    vh_regs_write(&f->vh, C_GFSELECT, 0, 4);
+    vh_regs_write(&f->vh, C_GF, features, 4);
+    vh_regs_write(&f->vh, C_GFSELECT, 1, 4);
+    vh_regs_write(&f->vh, C_GF, 1, 4); /* VERSION_1 */
+    vh_regs_write(&f->vh, C_STATUS, 0xb, 1);
+    g_assert_cmpuint(vh_regs_read(&f->vh, C_STATUS, 1), ==, 0xb);
     for (unsigned q = 0; q < 2; q++) {
-        regs_write(f, C_QSELECT, q, 2);
-        regs_write(f, C_QSIZE, QSIZE, 2);
-        regs_write(f, C_QDESC, RING_GPA(q), 8);
-        regs_write(f, C_QDRIVER, RING_GPA(q) + 0x1000, 8);
-        regs_write(f, C_QDEVICE, RING_GPA(q) + 0x2000, 8);
-        regs_write(f, C_QENABLE, 1, 2);
+        vh_regs_write(&f->vh, C_QSELECT, q, 2);
+        vh_regs_write(&f->vh, C_QSIZE, QSIZE, 2);
+        vh_regs_write(&f->vh, C_QDESC, RING_GPA(q), 8);
+        vh_regs_write(&f->vh, C_QDRIVER, RING_GPA(q) + 0x1000, 8);
+        vh_regs_write(&f->vh, C_QDEVICE, RING_GPA(q) + 0x2000, 8);
+        vh_regs_write(&f->vh, C_QENABLE, 1, 2);
     }
-    regs_write(f, C_STATUS, 0xf, 1);
-    pump();
+    vh_regs_write(&f->vh, C_STATUS, 0xf, 1);
+    vh_pump();
 }
 
 /* Makes a chain available on queue q without kicking; returns its head. */
 static uint16_t post(struct fixture *f, unsigned q, const struct seg *segs, unsigned n)
 {
-    uint16_t head = f->next_desc[q] % QSIZE;
+    uint16_t head = f->vh.next_desc[q] % QSIZE;
     for (unsigned i = 0; i < n; i++) {
-        uint16_t d = f->next_desc[q]++ % QSIZE;
-        uint8_t *desc = ram(f, RING_GPA(q) + 16ull * d, 16);
+        uint16_t d = f->vh.next_desc[q]++ % QSIZE;
+        uint8_t *desc = vh_ram(&f->vh, RING_GPA(q) + 16ull * d, 16);
         uint16_t flags = (segs[i].writable ? VIRTQ_DESC_F_WRITE : 0) |
                          (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
-        uint16_t next = f->next_desc[q] % QSIZE;
+        uint16_t next = f->vh.next_desc[q] % QSIZE;
         memcpy(desc, &segs[i].gpa, 8);
         memcpy(desc + 8, &segs[i].len, 4);
         memcpy(desc + 12, &flags, 2);
         memcpy(desc + 14, &next, 2);
     }
-    uint8_t *avail = ram(f, RING_GPA(q) + 0x1000, 4 + 2 * QSIZE);
-    memcpy(avail + 4 + 2 * (f->avail_idx[q] % QSIZE), &head, 2);
-    f->avail_idx[q]++;
-    memcpy(avail + 2, &f->avail_idx[q], 2);
+    uint8_t *avail = vh_ram(&f->vh, RING_GPA(q) + 0x1000, 4 + 2 * QSIZE);
+    memcpy(avail + 4 + 2 * (f->vh.avail_idx[q] % QSIZE), &head, 2);
+    f->vh.avail_idx[q]++;
+    memcpy(avail + 2, &f->vh.avail_idx[q], 2);
     return head;
 }
 
 static void kick(struct fixture *f, unsigned q)
 {
-    regs_write(f, NOTIFY_OFF + 4 * q, q, 2);
-    pump();
+    vh_regs_write(&f->vh, NOTIFY_OFF + 4 * q, q, 2);
+    vh_pump();
 }
 
 /* One writable buffer of `len` bytes on the RX queue; returns its address. */
@@ -199,16 +135,9 @@ static uint64_t post_rx(struct fixture *f, uint32_t len)
     return s.gpa;
 }
 
-static uint16_t used_idx(struct fixture *f, unsigned q)
-{
-    uint16_t v;
-    memcpy(&v, ram(f, RING_GPA(q) + 0x2002, 2), 2);
-    return v;
-}
-
 static void used_elem(struct fixture *f, unsigned q, unsigned i, uint32_t *id, uint32_t *len)
 {
-    const uint8_t *e = ram(f, RING_GPA(q) + 0x2004 + 8 * (i % QSIZE), 8);
+    const uint8_t *e = vh_ram(&f->vh, RING_GPA(q) + 0x2004 + 8 * (i % QSIZE), 8);
     memcpy(id, e, 4);
     memcpy(len, e + 4, 4);
 }
@@ -216,7 +145,7 @@ static void used_elem(struct fixture *f, unsigned q, unsigned i, uint32_t *id, u
 /* Reading the ISR acknowledges it, as a driver's interrupt handler does. */
 static uint8_t isr(struct fixture *f)
 {
-    return (uint8_t)regs_read(f, ISR_OFF, 1);
+    return (uint8_t)vh_regs_read(&f->vh, ISR_OFF, 1);
 }
 
 static void peer_send(struct fixture *f, const void *buf, size_t len)
@@ -233,7 +162,7 @@ static void fill(uint8_t *p, size_t len, uint8_t seed)
 static uint16_t hdr_num_buffers(struct fixture *f, uint64_t gpa)
 {
     struct hv_virtio_net_hdr h;
-    memcpy(&h, ram(f, gpa, sizeof(h)), sizeof(h));
+    memcpy(&h, vh_ram(&f->vh, gpa, sizeof(h)), sizeof(h));
     return h.num_buffers;
 }
 
@@ -260,10 +189,10 @@ static void test_config(struct fixture *f, gconstpointer data)
     (void)data;
     new_socket_net(f, false, 0);
     for (unsigned i = 0; i < 6; i++)
-        g_assert_cmpuint(regs_read(f, DEVICE_OFF + i, 1), ==, test_mac[i]);
-    g_assert_cmpuint(regs_read(f, DEVICE_OFF + 6, 2), ==, 1); /* LINK_UP */
-    regs_write(f, C_DFSELECT, 0, 4);
-    uint32_t lo = (uint32_t)regs_read(f, C_DF, 4);
+        g_assert_cmpuint(vh_regs_read(&f->vh, DEVICE_OFF + i, 1), ==, test_mac[i]);
+    g_assert_cmpuint(vh_regs_read(&f->vh, DEVICE_OFF + 6, 2), ==, 1); /* LINK_UP */
+    vh_regs_write(&f->vh, C_DFSELECT, 0, 4);
+    uint32_t lo = (uint32_t)vh_regs_read(&f->vh, C_DF, 4);
     g_assert_true(lo & (1u << VIRTIO_NET_F_MAC));
     g_assert_true(lo & (1u << VIRTIO_NET_F_STATUS));
     g_assert_true(lo & F_MRG);
@@ -272,7 +201,7 @@ static void test_config(struct fixture *f, gconstpointer data)
     g_assert_false(lo & (1u << VIRTIO_NET_F_GUEST_TSO4));
 
     hv_virtio_net_set_link(f->net, false);
-    g_assert_cmpuint(regs_read(f, DEVICE_OFF + 6, 2), ==, 0);
+    g_assert_cmpuint(vh_regs_read(&f->vh, DEVICE_OFF + 6, 2), ==, 0);
     g_assert_cmpuint(isr(f) & 2, ==, 2); /* a configuration change interrupt */
     g_autofree char *d = json_of(hv_virtio_net_device_ops.describe, f->net);
     ASSERT_HAS(d, "\"backend\":\"test\"");
@@ -286,8 +215,8 @@ static void test_offload_features(struct fixture *f, gconstpointer data)
     uint64_t off = (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) |
                    (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_GUEST_TSO4);
     new_socket_net(f, true, off);
-    regs_write(f, C_DFSELECT, 0, 4);
-    uint32_t lo = (uint32_t)regs_read(f, C_DF, 4);
+    vh_regs_write(&f->vh, C_DFSELECT, 0, 4);
+    uint32_t lo = (uint32_t)vh_regs_read(&f->vh, C_DF, 4);
     g_assert_cmphex(lo & off, ==, off);
     g_assert_false(lo & (1u << VIRTIO_NET_F_HOST_UFO));
 }
@@ -325,9 +254,9 @@ static void test_rx_mergeable(struct fixture *f, gconstpointer data)
     uint8_t frame[100];
     fill(frame, sizeof(frame), 1);
     peer_send(f, frame, sizeof(frame));
-    pump();
+    vh_pump();
     /* 12 + 100 bytes: the first buffer full, 48 bytes in the second; the third untouched. */
-    g_assert_cmpuint(used_idx(f, RXQ), ==, 2);
+    g_assert_cmpuint(vh_used_idx(&f->vh, RXQ), ==, 2);
     uint32_t id, len;
     used_elem(f, RXQ, 0, &id, &len);
     g_assert_cmpuint(id, ==, 0);
@@ -336,9 +265,9 @@ static void test_rx_mergeable(struct fixture *f, gconstpointer data)
     g_assert_cmpuint(id, ==, 1);
     g_assert_cmpuint(len, ==, 48);
     g_assert_cmpuint(hdr_num_buffers(f, b0), ==, 2);
-    g_assert_cmpuint(ram(f, b0, 2)[0], ==, 0); /* flags: nothing to say about checksums */
-    g_assert_cmpmem(ram(f, b0 + 12, 52), 52, frame, 52);
-    g_assert_cmpmem(ram(f, b1, 48), 48, frame + 52, 48);
+    g_assert_cmpuint(vh_ram(&f->vh, b0, 2)[0], ==, 0); /* flags: nothing to say about checksums */
+    g_assert_cmpmem(vh_ram(&f->vh, b0 + 12, 52), 52, frame, 52);
+    g_assert_cmpmem(vh_ram(&f->vh, b1, 48), 48, frame + 52, 48);
     g_assert_cmpuint(isr(f) & 1, ==, 1);
     g_autofree char *s = json_of(hv_virtio_net_device_ops.stats, f->net);
     ASSERT_HAS(s, "\"rx-packets\":1,\"rx-bytes\":100,\"rx-dropped\":0");
@@ -360,14 +289,14 @@ static void test_rx_single_buffer(struct fixture *f, gconstpointer data)
     fill(small, sizeof(small), 9);
     peer_send(f, big, sizeof(big));
     peer_send(f, small, sizeof(small));
-    pump();
-    g_assert_cmpuint(used_idx(f, RXQ), ==, 1);
+    vh_pump();
+    g_assert_cmpuint(vh_used_idx(&f->vh, RXQ), ==, 1);
     uint32_t id, len;
     used_elem(f, RXQ, 0, &id, &len);
     g_assert_cmpuint(id, ==, 0);
     g_assert_cmpuint(len, ==, 72);
     g_assert_cmpuint(hdr_num_buffers(f, segs[0].gpa), ==, 1);
-    g_assert_cmpmem(ram(f, segs[1].gpa, 60), 60, small, 60);
+    g_assert_cmpmem(vh_ram(&f->vh, segs[1].gpa, 60), 60, small, 60);
     g_autofree char *s = json_of(hv_virtio_net_device_ops.stats, f->net);
     ASSERT_HAS(s, "\"rx-packets\":1,\"rx-bytes\":60,\"rx-dropped\":1");
 }
@@ -386,15 +315,15 @@ static void test_rx_vnet_header(struct fixture *f, gconstpointer data)
                                   .csum_offset = 16, .num_buffers = 0x7777};
     memcpy(frame, &h, 12);
     peer_send(f, frame, sizeof(frame));
-    pump();
-    g_assert_cmpuint(used_idx(f, RXQ), ==, 1);
+    vh_pump();
+    g_assert_cmpuint(vh_used_idx(&f->vh, RXQ), ==, 1);
     struct hv_virtio_net_hdr got;
-    memcpy(&got, ram(f, b, 12), 12);
+    memcpy(&got, vh_ram(&f->vh, b, 12), 12);
     g_assert_cmpuint(got.flags, ==, 1);
     g_assert_cmpuint(got.csum_start, ==, 34);
     g_assert_cmpuint(got.csum_offset, ==, 16);
     g_assert_cmpuint(got.num_buffers, ==, 1); /* ours, not the backend's */
-    g_assert_cmpmem(ram(f, b + 12, 80), 80, frame + 12, 80);
+    g_assert_cmpmem(vh_ram(&f->vh, b + 12, 80), 80, frame + 12, 80);
 }
 
 static void test_rx_backpressure(struct fixture *f, gconstpointer data)
@@ -407,9 +336,9 @@ static void test_rx_backpressure(struct fixture *f, gconstpointer data)
     fill(b, sizeof(b), 2);
     peer_send(f, a, sizeof(a));
     peer_send(f, b, sizeof(b));
-    pump();
+    vh_pump();
     /* No buffers: nothing delivered or lost; the second frame is still in the kernel. */
-    g_assert_cmpuint(used_idx(f, RXQ), ==, 0);
+    g_assert_cmpuint(vh_used_idx(&f->vh, RXQ), ==, 0);
     g_assert_true(f->net->rx_waiting);
     int queued = 0;
     g_assert_cmpint(ioctl(f->be_fd, FIONREAD, &queued), ==, 0);
@@ -418,19 +347,19 @@ static void test_rx_backpressure(struct fixture *f, gconstpointer data)
     /* Room for only part of the frame: it waits whole rather than being cut. */
     uint64_t b0 = post_rx(f, 64);
     kick(f, RXQ);
-    g_assert_cmpuint(used_idx(f, RXQ), ==, 0);
+    g_assert_cmpuint(vh_used_idx(&f->vh, RXQ), ==, 0);
     uint64_t b1 = post_rx(f, 64);
     kick(f, RXQ);
-    g_assert_cmpuint(used_idx(f, RXQ), ==, 2);
+    g_assert_cmpuint(vh_used_idx(&f->vh, RXQ), ==, 2);
     g_assert_cmpuint(hdr_num_buffers(f, b0), ==, 2);
-    g_assert_cmpmem(ram(f, b0 + 12, 52), 52, a, 52);
-    g_assert_cmpmem(ram(f, b1, 48), 48, a + 52, 48);
+    g_assert_cmpmem(vh_ram(&f->vh, b0 + 12, 52), 52, a, 52);
+    g_assert_cmpmem(vh_ram(&f->vh, b1, 48), 48, a + 52, 48);
 
     /* The next frame, read once the guest had room, comes next and in order. */
     uint64_t b2 = post_rx(f, 256);
     kick(f, RXQ);
-    g_assert_cmpuint(used_idx(f, RXQ), ==, 3);
-    g_assert_cmpmem(ram(f, b2 + 12, 100), 100, b, 100);
+    g_assert_cmpuint(vh_used_idx(&f->vh, RXQ), ==, 3);
+    g_assert_cmpmem(vh_ram(&f->vh, b2 + 12, 100), 100, b, 100);
     g_autofree char *s = json_of(hv_virtio_net_device_ops.stats, f->net);
     ASSERT_HAS(s, "\"rx-packets\":2,\"rx-bytes\":200,\"rx-dropped\":0");
 }
@@ -441,7 +370,7 @@ static void test_rx_before_driver(struct fixture *f, gconstpointer data)
     new_socket_net(f, false, 0);
     uint8_t a[60] = {0};
     peer_send(f, a, sizeof(a));
-    pump();
+    vh_pump();
     /* No driver yet: dropped, not held (which would stall the backend). */
     g_assert_false(f->net->rx_waiting);
     g_autofree char *s = json_of(hv_virtio_net_device_ops.stats, f->net);
@@ -466,13 +395,13 @@ static void test_tx_split_header(struct fixture *f, gconstpointer data)
     fill(frame, sizeof(frame), 4);
     struct seg segs[3] = {{alloc_buf(f, 5), 5, false}, {alloc_buf(f, 17), 17, false},
                           {alloc_buf(f, 50), 50, false}};
-    memset(ram(f, segs[0].gpa, 5), 0, 5);
-    memset(ram(f, segs[1].gpa, 7), 0, 7);
-    memcpy(ram(f, segs[1].gpa + 7, 10), frame, 10);
-    memcpy(ram(f, segs[2].gpa, 50), frame + 10, 50);
+    memset(vh_ram(&f->vh, segs[0].gpa, 5), 0, 5);
+    memset(vh_ram(&f->vh, segs[1].gpa, 7), 0, 7);
+    memcpy(vh_ram(&f->vh, segs[1].gpa + 7, 10), frame, 10);
+    memcpy(vh_ram(&f->vh, segs[2].gpa, 50), frame + 10, 50);
     post(f, TXQ, segs, 3);
     kick(f, TXQ);
-    g_assert_cmpuint(used_idx(f, TXQ), ==, 1);
+    g_assert_cmpuint(vh_used_idx(&f->vh, TXQ), ==, 1);
     uint32_t id, len;
     used_elem(f, TXQ, 0, &id, &len);
     g_assert_cmpuint(id, ==, 0);
@@ -494,13 +423,13 @@ static void test_tx_vnet_header(struct fixture *f, gconstpointer data)
     uint8_t chain[12 + 64];
     fill(chain, sizeof(chain), 6);
     struct seg segs[2] = {{alloc_buf(f, 12), 12, false}, {alloc_buf(f, 64), 64, false}};
-    memcpy(ram(f, segs[0].gpa, 12), chain, 12);
-    memcpy(ram(f, segs[1].gpa, 64), chain + 12, 64);
+    memcpy(vh_ram(&f->vh, segs[0].gpa, 12), chain, 12);
+    memcpy(vh_ram(&f->vh, segs[1].gpa, 64), chain + 12, 64);
     post(f, TXQ, segs, 2);
     /* Several chains in one kick. */
     post(f, TXQ, segs, 2);
     kick(f, TXQ);
-    g_assert_cmpuint(used_idx(f, TXQ), ==, 2);
+    g_assert_cmpuint(vh_used_idx(&f->vh, TXQ), ==, 2);
     uint8_t got[200];
     recv_frame(f, got, sizeof(got), sizeof(chain));
     g_assert_cmpmem(got, sizeof(chain), chain, sizeof(chain));
@@ -516,12 +445,12 @@ static void test_tx_short_chain(struct fixture *f, gconstpointer data)
     post(f, TXQ, &s, 1);
     kick(f, TXQ);
     /* Shorter than the header: the guest broke the protocol; the device needs a reset. */
-    g_assert_true(regs_read(f, C_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    g_assert_true(vh_regs_read(&f->vh, C_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
     uint8_t got[64];
     g_assert_cmpint(recv(f->peer, got, sizeof(got), MSG_DONTWAIT), ==, -1);
     /* A reset brings it back. */
-    regs_write(f, C_STATUS, 0, 1);
-    g_assert_cmpuint(regs_read(f, C_STATUS, 1), ==, 0);
+    vh_regs_write(&f->vh, C_STATUS, 0, 1);
+    g_assert_cmpuint(vh_regs_read(&f->vh, C_STATUS, 1), ==, 0);
 }
 
 static void test_tx_dropped(struct fixture *f, gconstpointer data)
@@ -532,10 +461,10 @@ static void test_tx_dropped(struct fixture *f, gconstpointer data)
     close(f->peer); /* the host side is gone: frames are counted as dropped, not stuck */
     f->peer = -1;
     struct seg s = {alloc_buf(f, 72), 72, false};
-    memset(ram(f, s.gpa, 72), 0, 72);
+    memset(vh_ram(&f->vh, s.gpa, 72), 0, 72);
     post(f, TXQ, &s, 1);
     kick(f, TXQ);
-    g_assert_cmpuint(used_idx(f, TXQ), ==, 1);
+    g_assert_cmpuint(vh_used_idx(&f->vh, TXQ), ==, 1);
     g_autofree char *st = json_of(hv_virtio_net_device_ops.stats, f->net);
     ASSERT_HAS(st, "\"tx-packets\":0,\"tx-bytes\":0,\"tx-dropped\":1");
 }
@@ -553,7 +482,7 @@ static void new_slirp_net(struct fixture *f, const struct hv_net_spec *spec)
     new_net(f, be);
     driver_start(f, F_MRG);
     for (unsigned i = 0; i < 8; i++) {
-        uint16_t head = f->next_desc[RXQ] % QSIZE;
+        uint16_t head = f->vh.next_desc[RXQ] % QSIZE;
         rx_bufs[head] = post_rx(f, 2048);
     }
     kick(f, RXQ);
@@ -562,8 +491,8 @@ static void new_slirp_net(struct fixture *f, const struct hv_net_spec *spec)
 static void send_tx(struct fixture *f, const uint8_t *frame, size_t len)
 {
     struct seg s = {alloc_buf(f, (uint32_t)(12 + len)), (uint32_t)(12 + len), false};
-    memset(ram(f, s.gpa, 12), 0, 12);
-    memcpy(ram(f, s.gpa + 12, len), frame, len);
+    memset(vh_ram(&f->vh, s.gpa, 12), 0, 12);
+    memcpy(vh_ram(&f->vh, s.gpa + 12, len), frame, len);
     post(f, TXQ, &s, 1);
     kick(f, TXQ);
 }
@@ -645,19 +574,19 @@ static void answer_arp(struct fixture *f, const uint8_t *req)
 /* The next frame slirp gave the guest (after the virtio-net header), within 3 s. */
 static const uint8_t *next_rx(struct fixture *f, uint16_t *seen, uint32_t *len)
 {
-    for (unsigned i = 0; i < 3000 && used_idx(f, RXQ) == *seen; i++) {
-        pump();
-        if (used_idx(f, RXQ) == *seen)
+    for (unsigned i = 0; i < 3000 && vh_used_idx(&f->vh, RXQ) == *seen; i++) {
+        vh_pump();
+        if (vh_used_idx(&f->vh, RXQ) == *seen)
             g_usleep(1000);
     }
-    if (used_idx(f, RXQ) == *seen)
+    if (vh_used_idx(&f->vh, RXQ) == *seen)
         return NULL;
     uint32_t id;
     used_elem(f, RXQ, *seen, &id, len);
     (*seen)++;
     g_assert_cmpuint(id, <, QSIZE);
     g_assert_cmpuint(*len, >, 12 + 14);
-    const uint8_t *p = ram(f, rx_bufs[id], *len);
+    const uint8_t *p = vh_ram(&f->vh, rx_bufs[id], *len);
     /* Give the buffer back, as a driver refills its ring. */
     struct seg s = {rx_bufs[id], 2048, true};
     uint16_t head = post(f, RXQ, &s, 1);
