@@ -42,8 +42,9 @@ void hv_surface_set_mode(struct hv_surface *s, uint32_t width, uint32_t height, 
                          uint8_t *data);
 /*
  * Called by the device: this part of the screen changed. Cheap; coalesced into frames at
- * 60 Hz: delivered at once if the last frame went out a frame ago, else when the next is
- * due (on a µs timer, so continuous damage comes out at 60 per second, never later).
+ * 60 Hz: delivered at once if no frame went out in the current slot of a fixed 60 Hz grid,
+ * else when the next slot begins (on a µs timer, so continuous damage comes out at 60 per
+ * second, never later).
  */
 void hv_surface_damage(struct hv_surface *s, uint32_t x, uint32_t y, uint32_t w, uint32_t h);
 

@@ -257,6 +257,56 @@ static void test_surface_frame_rate(void)
     g_main_context_unref(ctx);
 }
 
+/* Runs ctx until `more` deliveries came after the first `from` (false: 2 s passed). */
+static bool wait_deliveries(GMainContext *ctx, struct frames *f, unsigned from, unsigned more)
+{
+    gint64 end = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    while (f->n < from + more && g_get_monotonic_time() < end)
+        g_main_context_iteration(ctx, TRUE);
+    return f->n >= from + more;
+}
+
+/*
+ * The frame grid keeps its phase through a stalled main loop. After a stall of 42 ms (two
+ * and a half frames) the late delivery fills the slot that began last, and the next comes
+ * when the following slot begins, some 8 ms later; a grid that started over at the late
+ * one waited a whole frame, losing part of a frame at every stall.
+ */
+static void test_surface_grid_phase(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    g_main_context_push_thread_default(ctx);
+    struct hv_surface *surf = hv_surface_new();
+    static uint8_t pixels[64 * 32 * 4];
+    struct frames f = {0};
+    static const struct hv_surface_listener l = {.damage = frame_damage};
+    unsigned id = hv_surface_add_listener(surf, &l, &f);
+    hv_surface_set_mode(surf, 64, 32, 64 * 4, pixels);
+    struct damager d = {.surf = surf};
+    GThread *t = g_thread_new("damager", damage_nonstop, &d);
+
+    gint64 gaps[7];
+    for (unsigned i = 0; i < G_N_ELEMENTS(gaps); i++) {
+        f.n = 0;
+        g_assert_true(wait_deliveries(ctx, &f, 0, 3)); /* on the grid again */
+        g_usleep(42000);
+        unsigned late = f.n;
+        g_assert_true(wait_deliveries(ctx, &f, late, 2));
+        gaps[i] = f.at[late + 1] - f.at[late];
+    }
+    g_atomic_int_set(&d.stop, 1);
+    g_thread_join(t);
+    qsort(gaps, G_N_ELEMENTS(gaps), sizeof(gaps[0]), cmp_gint64);
+    gint64 median = gaps[G_N_ELEMENTS(gaps) / 2];
+    g_test_message("median gap after a stalled delivery: %" G_GINT64_FORMAT " us", median);
+    g_assert_cmpint(median, <, G_USEC_PER_SEC / 60 - 2000);
+
+    hv_surface_remove_listener(surf, id);
+    hv_surface_free(surf);
+    g_main_context_pop_thread_default(ctx);
+    g_main_context_unref(ctx);
+}
+
 static void on_resize(void *opaque, uint32_t w, uint32_t h)
 {
     uint32_t *got = opaque;
@@ -510,6 +560,7 @@ int main(int argc, char **argv)
     g_test_add_func("/display/merge/chain", test_merge_chain);
     g_test_add_func("/display/surface/delivery", test_surface_delivery);
     g_test_add_func("/display/surface/frame-rate", test_surface_frame_rate);
+    g_test_add_func("/display/surface/grid-phase", test_surface_grid_phase);
     g_test_add_func("/display/surface/request-size", test_surface_request_size);
     g_test_add_func("/display/edid", test_edid);
     g_test_add_func("/display/bochs/identity", test_bochs_identity);
