@@ -16,7 +16,15 @@ struct slirp_backend {
     struct hv_net_backend be;
     Slirp *slirp;
     GSource *src;
-    GArray *pollfds; /* GPollFD, registered with src until the next prepare */
+    /*
+     * What slirp asked to poll this iteration (struct slirp_poll; slirp knows them by index)
+     * and, across iterations, each fd's registration with src (fd -> struct slirp_fd).
+     * Registrations change only when slirp's set of sockets does: adding or removing an fd
+     * wakes the main context, so redoing them before every poll kept the loop spinning.
+     */
+    GArray *polls;
+    GHashTable *fds;
+    unsigned gen; /* of the current fill, to find fds slirp no longer asks for */
     gint64 deadline; /* when slirp's own timers want a call, monotonic µs; -1: none */
     GQueue held;     /* GBytes */
     char *what;
@@ -27,6 +35,16 @@ struct slirp_backend {
 struct poll_source {
     GSource source;
     struct slirp_backend *sb;
+};
+
+struct slirp_poll {
+    gpointer tag; /* g_source_add_unix_fd's for the fd */
+};
+
+struct slirp_fd {
+    gpointer tag;
+    GIOCondition events;
+    unsigned gen;
 };
 
 struct timer_source {
@@ -134,7 +152,7 @@ static const SlirpCb slirp_callbacks = {
 static int add_poll(int fd, int events, void *opaque)
 {
     struct slirp_backend *sb = opaque;
-    gushort ev = 0;
+    GIOCondition ev = 0;
     /* Back-pressure: while frames wait for the guest, leave host data in the kernel. */
     if ((events & SLIRP_POLL_IN) && g_queue_is_empty(&sb->held))
         ev |= G_IO_IN;
@@ -146,33 +164,57 @@ static int add_poll(int fd, int events, void *opaque)
         ev |= G_IO_ERR;
     if (events & SLIRP_POLL_HUP)
         ev |= G_IO_HUP;
-    GPollFD p = {.fd = fd, .events = ev};
-    g_array_append_val(sb->pollfds, p);
-    return (int)sb->pollfds->len - 1;
+    struct slirp_fd *r = g_hash_table_lookup(sb->fds, GINT_TO_POINTER(fd));
+    if (!r) {
+        r = g_new0(struct slirp_fd, 1);
+        r->tag = g_source_add_unix_fd(sb->src, fd, ev);
+        r->events = ev;
+        g_hash_table_insert(sb->fds, GINT_TO_POINTER(fd), r);
+    } else {
+        if (r->gen == sb->gen)
+            ev |= r->events; /* the same fd twice in one fill: poll for both */
+        if (ev != r->events) {
+            g_source_modify_unix_fd(sb->src, r->tag, ev); /* no wake-up: we are in prepare */
+            r->events = ev;
+        }
+    }
+    r->gen = sb->gen;
+    struct slirp_poll p = {.tag = r->tag};
+    g_array_append_val(sb->polls, p);
+    return (int)sb->polls->len - 1;
 }
 
 static int get_revents(int idx, void *opaque)
 {
     struct slirp_backend *sb = opaque;
-    if (idx < 0 || (guint)idx >= sb->pollfds->len)
+    if (idx < 0 || (guint)idx >= sb->polls->len)
         return 0;
-    gushort r = g_array_index(sb->pollfds, GPollFD, idx).revents;
+    GIOCondition r = g_source_query_unix_fd(sb->src, g_array_index(sb->polls,
+                                                                   struct slirp_poll, idx).tag);
     return ((r & G_IO_IN) ? SLIRP_POLL_IN : 0) | ((r & G_IO_OUT) ? SLIRP_POLL_OUT : 0) |
            ((r & G_IO_PRI) ? SLIRP_POLL_PRI : 0) | ((r & G_IO_ERR) ? SLIRP_POLL_ERR : 0) |
            ((r & G_IO_HUP) ? SLIRP_POLL_HUP : 0);
 }
 
+static gboolean drop_stale(gpointer key, gpointer value, gpointer opaque)
+{
+    struct slirp_backend *sb = opaque;
+    struct slirp_fd *r = value;
+    (void)key;
+    if (r->gen == sb->gen)
+        return FALSE;
+    g_source_remove_unix_fd(sb->src, r->tag);
+    return TRUE; /* the table frees r */
+}
+
 static gboolean poll_prepare(GSource *s, gint *timeout)
 {
     struct slirp_backend *sb = ((struct poll_source *)s)->sb;
-    for (guint i = 0; i < sb->pollfds->len; i++)
-        g_source_remove_poll(s, &g_array_index(sb->pollfds, GPollFD, i));
-    g_array_set_size(sb->pollfds, 0);
+    g_array_set_size(sb->polls, 0);
+    sb->gen++;
     uint32_t t = UINT32_MAX;
     slirp_pollfds_fill(sb->slirp, &t, add_poll, sb);
-    /* Registered only now: appending above may have moved the array. */
-    for (guint i = 0; i < sb->pollfds->len; i++)
-        g_source_add_poll(s, &g_array_index(sb->pollfds, GPollFD, i));
+    g_hash_table_foreach_remove(sb->fds, drop_stale, sb);
     /*
      * A deadline only ever moves earlier until it is met: other sources wake the loop
      * often (every kick), and pushing it back each time would starve slirp's timers.
@@ -198,8 +240,8 @@ static gboolean poll_prepare(GSource *s, gint *timeout)
 static gboolean poll_check(GSource *s)
 {
     struct slirp_backend *sb = ((struct poll_source *)s)->sb;
-    for (guint i = 0; i < sb->pollfds->len; i++)
-        if (g_array_index(sb->pollfds, GPollFD, i).revents)
+    for (guint i = 0; i < sb->polls->len; i++)
+        if (g_source_query_unix_fd(s, g_array_index(sb->polls, struct slirp_poll, i).tag))
             return TRUE;
     return sb->deadline >= 0 && g_source_get_time(s) >= sb->deadline;
 }
@@ -211,8 +253,8 @@ static gboolean poll_dispatch(GSource *s, GSourceFunc cb, gpointer data)
     (void)data;
     sb->deadline = -1;
     slirp_pollfds_poll(sb->slirp, 0, get_revents, sb);
-    for (guint i = 0; i < sb->pollfds->len; i++)
-        g_array_index(sb->pollfds, GPollFD, i).revents = 0;
+    /* slirp may have closed sockets: their entries wait for the next fill, not for us. */
+    g_array_set_size(sb->polls, 0);
     return G_SOURCE_CONTINUE;
 }
 
@@ -277,8 +319,10 @@ static void slirp_free(struct hv_net_backend *be)
     if (sb->slirp)
         slirp_cleanup(sb->slirp);
     g_queue_clear_full(&sb->held, (GDestroyNotify)g_bytes_unref);
-    if (sb->pollfds)
-        g_array_free(sb->pollfds, TRUE);
+    if (sb->polls)
+        g_array_free(sb->polls, TRUE);
+    if (sb->fds)
+        g_hash_table_destroy(sb->fds);
     if (sb->fwds)
         g_ptr_array_free(sb->fwds, TRUE);
     g_free(sb->what);
@@ -332,7 +376,8 @@ struct hv_net_backend *hv_net_slirp_new(const struct hv_net_spec *spec, const ch
     sb->what = g_strdup(what);
     sb->deadline = -1;
     g_queue_init(&sb->held);
-    sb->pollfds = g_array_new(FALSE, TRUE, sizeof(GPollFD));
+    sb->polls = g_array_new(FALSE, TRUE, sizeof(struct slirp_poll));
+    sb->fds = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     sb->fwds = g_ptr_array_new_with_free_func(g_free);
 
     /* QEMU's defaults, which guides and guests' habits assume. */
@@ -360,6 +405,8 @@ struct hv_net_backend *hv_net_slirp_new(const struct hv_net_spec *spec, const ch
     }
     sb->src = g_source_new(&poll_funcs, sizeof(struct poll_source));
     ((struct poll_source *)sb->src)->sb = sb;
+    /* As hv_fd_watch_add's sources: no fd removal and re-adding (a wake-up) per dispatch. */
+    g_source_set_can_recurse(sb->src, TRUE);
     g_source_attach(sb->src, NULL);
     return &sb->be;
 }

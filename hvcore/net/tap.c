@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "devices/fd-watch.h"
+
 /* Frames read per wake-up, so one busy NIC cannot starve the rest of the main loop. */
 #define RX_BUDGET 64
 
@@ -29,7 +31,7 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque);
 static void watch(struct fd_backend *fb)
 {
     if (!fb->watch)
-        fb->watch = g_unix_fd_add(fb->fd, G_IO_IN, on_readable, fb);
+        fb->watch = hv_fd_watch_add(fb->fd, on_readable, fb);
 }
 
 /* Offers buf[0..len) to the device; false (and the frame held) if the guest is full. */

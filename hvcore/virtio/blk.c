@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* virtio-blk: a raw image as the guest's disk, its I/O on io_uring off the vCPU threads. */
+/* virtio-blk: a raw image as the guest's disk, its I/O on io_uring in a thread of its own. */
 #include "virtio/blk.h"
 
 #include <errno.h>
-#include <glib-unix.h>
 #include <inttypes.h>
 #include <liburing.h>
 #include <linux/falloc.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #define VIRTIO_BLK_F_SEG_MAX 2
@@ -59,6 +59,9 @@ struct blk_stats {
 
 /* One request handed to io_uring; lives until its last SQE completes. */
 struct blk_req {
+    GList link;       /* in `active` (in the order started) or, a FLUSH, in `flushes` */
+    uint64_t seq;     /* when it was started: a FLUSH waits for the requests before it */
+    unsigned epoch;   /* the device's when started; a reset since drops the answer */
     uint16_t head;
     uint8_t *status;
     uint32_t type;
@@ -81,14 +84,31 @@ struct hv_virtio_blk {
     struct hv_blk_limits lim;
     struct blk_config cfg;
 
-    /* Everything below is touched by the main loop and by resets on vCPU threads. */
+    /*
+     * The I/O thread owns the ring: it waits in one io_uring_enter for the guest's kicks (a
+     * read of the queue's ioeventfd, in the ring too) and for I/O completions, so a kick
+     * costs no main-loop turn and a batch of requests one submit. Other threads ask it for
+     * things through the fields below and wait on `cond`; all of them are under `lock`.
+     */
     pthread_mutex_t lock;
+    pthread_cond_t cond;
     struct io_uring ring;
     bool ring_ready;
-    int efd; /* the ring's completion eventfd, watched by the main loop */
-    guint watch;
+    pthread_t thread;
+    bool thread_started;
+    int kick_fd;
+    uint64_t kick_val; /* where the read of kick_fd lands */
+    bool kick_armed;   /* that read is in the ring */
+    bool stop;         /* stop_thread: finish what is in flight, then end the thread */
+    bool draining;     /* a reset or the stop was seen: answers in flight are dropped */
+    unsigned drain_req, drain_done; /* resets: drop the answers in flight and wait for them */
+    unsigned kick_req, kick_done;   /* hv_virtio_blk_kick */
+    unsigned epoch;
+    uint64_t seq;
+    GQueue active;     /* non-FLUSH requests in flight, oldest first */
+    GQueue flushes;    /* FLUSHes waiting for the requests started before them */
     unsigned inflight; /* requests */
-    unsigned sqes;     /* SQEs taken and not completed */
+    unsigned sqes;     /* I/O SQEs taken and not completed (the kick read not counted) */
     bool pushed;       /* used ring entries not yet signalled */
     struct blk_stats st;
     struct hv_virtq_req req; /* the chain being parsed */
@@ -144,8 +164,22 @@ static uint8_t status_of(const struct blk_req *req)
     return VIRTIO_BLK_S_IOERR;
 }
 
+static void free_req(struct hv_virtio_blk *blk, struct blk_req *req)
+{
+    free(req->bounce);
+    g_free(req);
+    blk->inflight--;
+}
+
 static void finish(struct hv_virtio_blk *blk, struct blk_req *req)
 {
+    if (req->type != VIRTIO_BLK_T_FLUSH)
+        g_queue_unlink(&blk->active, &req->link);
+    if (req->epoch != blk->epoch) {
+        /* Started before a reset: the ring it came from is gone, and so is its answer. */
+        free_req(blk, req);
+        return;
+    }
     uint8_t code = status_of(req);
     if (req->type == VIRTIO_BLK_T_IN && req->bounce && code == VIRTIO_BLK_S_OK)
         hv_iov_from_buf(req->data, req->nr_data, 0, req->bounce, req->len);
@@ -153,29 +187,36 @@ static void finish(struct hv_virtio_blk *blk, struct blk_req *req)
     uint32_t in = req->type == VIRTIO_BLK_T_IN && code == VIRTIO_BLK_S_OK
                       ? (uint32_t)req->len + 1 : 1;
     answer(blk, req->head, req->status, code, in);
-    free(req->bounce);
-    g_free(req);
-    blk->inflight--;
+    free_req(blk, req);
 }
 
 /* ---- submitting ---- */
 
-static struct io_uring_sqe *get_sqe(struct hv_virtio_blk *blk)
+static struct io_uring_sqe *get_sqe(struct io_uring *ring)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&blk->ring);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
     if (!sqe) {
         /* The submission ring is full: hand it to the kernel, which frees its slots. */
-        io_uring_submit(&blk->ring);
-        sqe = io_uring_get_sqe(&blk->ring);
+        io_uring_submit(ring);
+        sqe = io_uring_get_sqe(ring);
     }
-    if (sqe)
+    return sqe;
+}
+
+static struct io_uring_sqe *io_sqe(struct hv_virtio_blk *blk, struct blk_req *req)
+{
+    struct io_uring_sqe *sqe = get_sqe(&blk->ring);
+    if (sqe) {
+        io_uring_sqe_set_data(sqe, req);
+        req->pending++;
         blk->sqes++;
+    }
     return sqe;
 }
 
 static int submit_rw(struct hv_virtio_blk *blk, struct blk_req *req)
 {
-    struct io_uring_sqe *sqe = get_sqe(blk);
+    struct io_uring_sqe *sqe = io_sqe(blk, req);
     if (!sqe)
         return -EAGAIN;
     uint64_t off = req->offset + req->done;
@@ -184,7 +225,6 @@ static int submit_rw(struct hv_virtio_blk *blk, struct blk_req *req)
     else
         io_uring_prep_writev(sqe, blk->raw->fd, req->sub, req->nr_sub, off);
     io_uring_sqe_set_data(sqe, req);
-    req->pending++;
     return 0;
 }
 
@@ -232,34 +272,48 @@ static int submit_ranges(struct hv_virtio_blk *blk, struct blk_req *req,
     /* Raw images keep holes: zeroes are a punched hole, never written zero blocks. */
     int mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
     for (unsigned i = 0; i < p->nr_ranges; i++) {
-        struct io_uring_sqe *sqe = get_sqe(blk);
+        struct io_uring_sqe *sqe = io_sqe(blk, req);
         if (!sqe)
             return -EAGAIN;
         io_uring_prep_fallocate(sqe, blk->raw->fd, mode, p->ranges[i].sector * HV_RAW_SECTOR,
                                 (uint64_t)p->ranges[i].nr_sectors * HV_RAW_SECTOR);
         io_uring_sqe_set_data(sqe, req);
-        req->pending++;
         req->len += (uint64_t)p->ranges[i].nr_sectors * HV_RAW_SECTOR;
     }
     return 0;
 }
 
-static int submit_flush(struct hv_virtio_blk *blk, struct blk_req *req)
+/*
+ * Starts the FLUSHes whose turn has come: a FLUSH covers every request started before it,
+ * so its fdatasync waits until none of those is in flight (io_uring's IOSQE_IO_DRAIN would
+ * also wait for the kick read that is always in the ring). Later requests go on meanwhile.
+ */
+static void start_flushes(struct hv_virtio_blk *blk)
 {
-    struct io_uring_sqe *sqe = get_sqe(blk);
-    if (!sqe)
-        return -EAGAIN;
-    io_uring_prep_fsync(sqe, blk->raw->fd, IORING_FSYNC_DATASYNC);
-    /* Starts only once every earlier SQE has completed: the writes it must cover. */
-    sqe->flags |= IOSQE_IO_DRAIN;
-    io_uring_sqe_set_data(sqe, req);
-    req->pending++;
-    return 0;
+    GList *f;
+    while ((f = g_queue_peek_head_link(&blk->flushes))) {
+        struct blk_req *req = f->data;
+        GList *oldest = g_queue_peek_head_link(&blk->active);
+        if (oldest && ((struct blk_req *)oldest->data)->seq < req->seq)
+            return;
+        g_queue_unlink(&blk->flushes, f);
+        struct io_uring_sqe *sqe = io_sqe(blk, req);
+        if (sqe) {
+            io_uring_prep_fsync(sqe, blk->raw->fd, IORING_FSYNC_DATASYNC);
+            io_uring_sqe_set_data(sqe, req);
+        } else {
+            req->err = -EAGAIN;
+            finish(blk, req);
+        }
+    }
 }
 
 static void start(struct hv_virtio_blk *blk, const struct hv_blk_parsed *p)
 {
     struct blk_req *req = g_malloc0(sizeof(*req) + p->nr_data * sizeof(struct iovec));
+    req->link.data = req;
+    req->seq = blk->seq++;
+    req->epoch = blk->epoch;
     req->head = blk->req.head;
     req->status = p->status;
     req->type = p->type;
@@ -270,22 +324,27 @@ static void start(struct hv_virtio_blk *blk, const struct hv_blk_parsed *p)
     req->nr_sub = req->nr_data;
     blk->inflight++;
 
+    if (p->type == VIRTIO_BLK_T_FLUSH) {
+        g_queue_push_tail_link(&blk->flushes, &req->link);
+        start_flushes(blk);
+        return;
+    }
+    g_queue_push_tail_link(&blk->active, &req->link);
     int r;
-    switch (p->type) {
-    case VIRTIO_BLK_T_IN:
-    case VIRTIO_BLK_T_OUT:
+    if (p->type == VIRTIO_BLK_T_IN || p->type == VIRTIO_BLK_T_OUT) {
         req->len = p->data_len;
         r = setup_bounce(blk, req);
         if (r == 0)
             r = submit_rw(blk, req);
-        break;
-    case VIRTIO_BLK_T_FLUSH: r = submit_flush(blk, req); break;
-    default: r = submit_ranges(blk, req, p); break;
+    } else {
+        r = submit_ranges(blk, req, p);
     }
     if (r < 0 && !req->err)
         req->err = r;
-    if (req->pending == 0)
+    if (req->pending == 0) {
         finish(blk, req);
+        start_flushes(blk);
+    }
 }
 
 /* Handles one popped chain; false when the guest broke the protocol. */
@@ -313,11 +372,13 @@ static bool handle(struct hv_virtio_blk *blk)
     return true;
 }
 
-static void blk_notify(struct hv_virtio_dev *dev, unsigned q)
+/* Takes every chain the guest made available, if a kick may reach the device now. */
+static void take_requests(struct hv_virtio_blk *blk)
 {
-    struct hv_virtio_blk *blk = dev->opaque;
-    struct hv_virtq *vq = &dev->queues[q].vq;
-    pthread_mutex_lock(&blk->lock);
+    struct hv_virtio_dev *dev = &blk->dev;
+    struct hv_virtq *vq = &dev->queues[0].vq;
+    if (dev->broken || !vq->enabled || !(dev->status & VIRTIO_STATUS_DRIVER_OK))
+        return;
     for (;;) {
         const char *why;
         int r = hv_virtq_pop(vq, &blk->req, &why);
@@ -326,15 +387,9 @@ static void blk_notify(struct hv_virtio_dev *dev, unsigned q)
         if (r <= 0 || !handle(blk))
             break;
     }
-    io_uring_submit(&blk->ring);
-    if (blk->pushed) {
-        blk->pushed = false;
-        hv_virtio_notify(dev, q);
-    }
-    pthread_mutex_unlock(&blk->lock);
 }
 
-/* ---- completions, on the main loop ---- */
+/* ---- the I/O thread ---- */
 
 static void complete_one(struct hv_virtio_blk *blk, struct blk_req *req, int res)
 {
@@ -357,62 +412,150 @@ static void complete_one(struct hv_virtio_blk *blk, struct blk_req *req, int res
             }
         }
     }
-    if (req->pending == 0)
+    if (req->pending == 0) {
         finish(blk, req);
+        start_flushes(blk);
+    }
 }
 
-static void reap(struct hv_virtio_blk *blk)
+/* Takes the completions; true if one was a kick. */
+static bool reap(struct hv_virtio_blk *blk)
 {
     struct io_uring_cqe *cqe;
+    bool kicked = false;
     while (io_uring_peek_cqe(&blk->ring, &cqe) == 0) {
-        struct blk_req *req = io_uring_cqe_get_data(cqe);
+        void *data = io_uring_cqe_get_data(cqe);
         int res = cqe->res;
         io_uring_cqe_seen(&blk->ring, cqe);
-        complete_one(blk, req, res);
+        if (data == &blk->kick_val) {
+            blk->kick_armed = false;
+            kicked = true; /* whatever res says, look at the ring: a lost kick stalls */
+            continue;
+        }
+        complete_one(blk, data, res);
     }
+    return kicked;
 }
 
-static gboolean on_completion(gint fd, GIOCondition cond, gpointer opaque)
+static void arm_kick(struct hv_virtio_blk *blk)
 {
-    struct hv_virtio_blk *blk = opaque;
-    (void)cond;
-    uint64_t v;
-    ssize_t n = read(fd, &v, sizeof(v));
-    (void)n; /* EAGAIN: another pass already took these completions */
-    pthread_mutex_lock(&blk->lock);
-    reap(blk);
-    io_uring_submit(&blk->ring); /* the rest of short transfers */
-    if (blk->pushed) {
-        blk->pushed = false;
-        hv_virtio_notify(&blk->dev, 0);
-    }
-    pthread_mutex_unlock(&blk->lock);
-    return G_SOURCE_CONTINUE;
+    struct io_uring_sqe *sqe = get_sqe(&blk->ring);
+    if (!sqe)
+        return; /* the ring is full of I/O: armed on the next turn */
+    io_uring_prep_read(sqe, blk->kick_fd, &blk->kick_val, sizeof(blk->kick_val), 0);
+    io_uring_sqe_set_data(sqe, &blk->kick_val);
+    blk->kick_armed = true;
+}
+
+/* Wakes the I/O thread: the kick read completes, and it looks at what it was asked. */
+static void wake(struct hv_virtio_blk *blk)
+{
+    uint64_t one = 1;
+    ssize_t n = write(blk->kick_fd, &one, sizeof(one));
+    (void)n; /* EAGAIN: the counter is full, so the thread has a wake-up coming anyway */
 }
 
 /*
- * Waits for every SQE in flight and drops their requests unanswered: after a reset the ring
- * they came from is gone. Runs on whichever thread resets the device.
+ * A reset (drain_req) or the end (stop) asked for: from here on answers are dropped, as
+ * their rings are gone (the turns before pushed theirs before the reset began, as they held
+ * the locks), and FLUSHes not started yet are dropped at once. Both locks held.
  */
-static void drain(struct hv_virtio_blk *blk)
+static void begin_drain(struct hv_virtio_blk *blk)
 {
-    if (!blk->ring_ready)
+    if (blk->draining || (!blk->stop && blk->drain_req == blk->drain_done))
         return;
-    io_uring_submit(&blk->ring);
-    while (blk->sqes > 0) {
-        struct io_uring_cqe *cqe;
-        if (io_uring_wait_cqe(&blk->ring, &cqe) < 0)
-            break;
-        struct blk_req *req = io_uring_cqe_get_data(cqe);
-        io_uring_cqe_seen(&blk->ring, cqe);
-        blk->sqes--;
-        if (--req->pending == 0) {
-            free(req->bounce);
-            g_free(req);
-            blk->inflight--;
+    blk->draining = true;
+    blk->epoch++;
+    GList *f;
+    while ((f = g_queue_pop_head_link(&blk->flushes)))
+        free_req(blk, f->data);
+}
+
+/* The drain is over once nothing is in flight; false when the thread must end then. */
+static bool end_drain(struct hv_virtio_blk *blk)
+{
+    if (!blk->draining || blk->inflight > 0)
+        return true;
+    blk->draining = false;
+    blk->drain_done = blk->drain_req;
+    pthread_cond_broadcast(&blk->cond);
+    return !blk->stop;
+}
+
+static void *io_thread(void *opaque)
+{
+    struct hv_virtio_blk *blk = opaque;
+    struct hv_virtio_dev *dev = &blk->dev;
+    bool warned = false;
+    for (;;) {
+        if (!blk->kick_armed)
+            arm_kick(blk);
+        int r = io_uring_submit_and_wait(&blk->ring, 1);
+        if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && !warned) {
+            fprintf(stderr, "vmdesk-vmm: virtio-blk %s: waiting for I/O failed: %s\n",
+                    blk->raw->path, g_strerror(-r));
+            warned = true;
         }
+        pthread_mutex_lock(&dev->queue_lock);
+        pthread_mutex_lock(&blk->lock);
+        begin_drain(blk);
+        bool kicked = reap(blk);
+        bool go_on = end_drain(blk);
+        unsigned kick_req = blk->kick_req;
+        if (kicked && !blk->stop)
+            take_requests(blk);
+        if (kick_req != blk->kick_done) {
+            blk->kick_done = kick_req;
+            pthread_cond_broadcast(&blk->cond);
+        }
+        if (blk->pushed) {
+            blk->pushed = false;
+            hv_virtio_notify(dev, 0);
+        }
+        pthread_mutex_unlock(&blk->lock);
+        pthread_mutex_unlock(&dev->queue_lock);
+        if (!go_on)
+            break;
     }
-    blk->pushed = false;
+    return NULL;
+}
+
+static int start_thread(struct hv_virtio_blk *blk)
+{
+    /* Signals are the main loop's and the vCPUs' business. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int r = pthread_create(&blk->thread, NULL, io_thread, blk);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r)
+        return -r;
+    pthread_setname_np(blk->thread, "virtio-blk");
+    blk->thread_started = true;
+    return 0;
+}
+
+/* Lets the I/O in flight finish and ends the thread. */
+static void stop_thread(struct hv_virtio_blk *blk)
+{
+    if (!blk->thread_started)
+        return;
+    pthread_mutex_lock(&blk->lock);
+    blk->stop = true;
+    wake(blk);
+    pthread_mutex_unlock(&blk->lock);
+    pthread_join(blk->thread, NULL);
+    blk->thread_started = false;
+}
+
+void hv_virtio_blk_kick(struct hv_virtio_blk *blk)
+{
+    pthread_mutex_lock(&blk->lock);
+    unsigned want = ++blk->kick_req;
+    wake(blk);
+    while (blk->thread_started && (int)(blk->kick_done - want) < 0)
+        pthread_cond_wait(&blk->cond, &blk->lock);
+    pthread_mutex_unlock(&blk->lock);
 }
 
 /* ---- the virtio device ---- */
@@ -435,11 +578,15 @@ static void blk_config_read(struct hv_virtio_dev *dev, unsigned offset, void *da
     memcpy(data, (const uint8_t *)&blk->cfg + offset, len);
 }
 
+/* DRIVER_OK is off already: the thread takes no new request, and drops what is in flight. */
 static void blk_reset(struct hv_virtio_dev *dev)
 {
     struct hv_virtio_blk *blk = dev->opaque;
     pthread_mutex_lock(&blk->lock);
-    drain(blk);
+    unsigned want = ++blk->drain_req;
+    wake(blk);
+    while (blk->thread_started && (int)(blk->drain_done - want) < 0)
+        pthread_cond_wait(&blk->cond, &blk->lock);
     pthread_mutex_unlock(&blk->lock);
 }
 
@@ -451,7 +598,7 @@ static const struct hv_virtio_ops blk_ops = {
     .config_size = sizeof(struct blk_config),
     .features = blk_features,
     .config_read = blk_config_read,
-    .queue_notify = blk_notify,
+    .own_kicks = true,
     .reset = blk_reset,
 };
 
@@ -474,19 +621,37 @@ static void fill_config(struct hv_virtio_blk *blk)
                                       .max_range_sectors = HV_BLK_MAX_RANGE_SECTORS};
 }
 
+/* After stop_thread: nothing is in flight any more. */
 static void blk_free(struct hv_virtio_blk *blk)
 {
-    if (blk->ring_ready) {
-        drain(blk);
+    if (blk->ring_ready)
         io_uring_queue_exit(&blk->ring);
-    }
-    if (blk->watch)
-        g_source_remove(blk->watch);
-    if (blk->efd >= 0)
-        close(blk->efd);
     hv_raw_close(blk->raw);
+    pthread_cond_destroy(&blk->cond);
     pthread_mutex_destroy(&blk->lock);
     g_free(blk);
+}
+
+/* The ring, if this kernel's io_uring has all we use (READ came last, in Linux 5.6). */
+static int setup_ring(struct hv_virtio_blk *blk, char **err)
+{
+    int r = io_uring_queue_init(HV_BLK_QUEUE_SIZE, &blk->ring, 0);
+    if (r == 0) {
+        blk->ring_ready = true;
+        struct io_uring_probe *probe = io_uring_get_probe_ring(&blk->ring);
+        bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_READ) &&
+                  io_uring_opcode_supported(probe, IORING_OP_FALLOCATE);
+        if (probe)
+            io_uring_free_probe(probe);
+        if (ok)
+            return 0;
+        r = -ENOSYS;
+    }
+    *err = g_strdup_printf("--disk path=%s: cannot set up io_uring for its I/O: %s (a kernel "
+                           "older than 5.6, io_uring disabled by sysctl "
+                           "kernel.io_uring_disabled, or a seccomp filter)", blk->raw->path,
+                           g_strerror(-r));
+    return r;
 }
 
 int hv_virtio_blk_new(struct hv_raw *raw, struct hv_vm *vm, const struct hv_memory *mem,
@@ -494,30 +659,26 @@ int hv_virtio_blk_new(struct hv_raw *raw, struct hv_vm *vm, const struct hv_memo
 {
     struct hv_virtio_blk *blk = g_new0(struct hv_virtio_blk, 1);
     blk->raw = raw;
-    blk->efd = -1;
     pthread_mutex_init(&blk->lock, NULL);
+    pthread_cond_init(&blk->cond, NULL);
+    g_queue_init(&blk->active);
+    g_queue_init(&blk->flushes);
     fill_config(blk);
-    int r = io_uring_queue_init(HV_BLK_QUEUE_SIZE, &blk->ring, 0);
+    int r = setup_ring(blk, err);
     if (r < 0) {
-        *err = g_strdup_printf("--disk path=%s: cannot set up io_uring for its I/O: %s (a kernel "
-                               "older than 5.6, io_uring disabled by sysctl "
-                               "kernel.io_uring_disabled, or a seccomp filter)", raw->path,
-                               g_strerror(-r));
         blk_free(blk);
         return r;
     }
-    blk->ring_ready = true;
-    blk->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (blk->efd < 0 || (r = io_uring_register_eventfd(&blk->ring, blk->efd)) < 0) {
-        r = blk->efd < 0 ? -errno : r;
-        *err = g_strdup_printf("--disk path=%s: cannot watch io_uring completions: %s",
-                               raw->path, g_strerror(-r));
-        blk_free(blk);
-        return r;
-    }
-    blk->watch = g_unix_fd_add(blk->efd, G_IO_IN, on_completion, blk);
     if ((r = hv_virtio_init(&blk->dev, &blk_ops, blk, vm, mem)) < 0) {
         *err = g_strdup_printf("--disk path=%s: cannot create its virtio device: %s", raw->path,
+                               g_strerror(-r));
+        hv_virtio_destroy(&blk->dev);
+        blk_free(blk);
+        return r;
+    }
+    blk->kick_fd = hv_virtio_kick_fd(&blk->dev, 0);
+    if ((r = start_thread(blk)) < 0) {
+        *err = g_strdup_printf("--disk path=%s: cannot start its I/O thread: %s", raw->path,
                                g_strerror(-r));
         hv_virtio_destroy(&blk->dev);
         blk_free(blk);
@@ -551,6 +712,8 @@ static void dev_reset(void *impl)
 static void dev_destroy(void *impl)
 {
     struct hv_virtio_blk *blk = impl;
+    /* First: the thread touches the rings and raises the device's interrupts. */
+    stop_thread(blk);
     hv_virtio_destroy(&blk->dev);
     blk_free(blk);
 }

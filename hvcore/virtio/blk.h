@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* virtio-blk: a raw image as the guest's disk, its I/O on io_uring off the vCPU threads. */
+/* virtio-blk: a raw image as the guest's disk, its I/O on io_uring in a thread of its own. */
 #pragma once
 
 #include "block/raw.h"
@@ -19,6 +19,11 @@ int hv_virtio_blk_new(struct hv_raw *raw, struct hv_vm *vm, const struct hv_memo
                       struct hv_virtio_blk **out, char **err);
 /* The virtio device inside, to add to the PCI bus. */
 struct hv_virtio_dev *hv_virtio_blk_dev(struct hv_virtio_blk *blk);
+/*
+ * A kick from a thread of the VMM rather than from the guest (tests): returns once the
+ * device's I/O thread has taken every request the ring held. Not with queue_lock held.
+ */
+void hv_virtio_blk_kick(struct hv_virtio_blk *blk);
 /* Requests handed to io_uring and not completed yet. */
 unsigned hv_virtio_blk_inflight(struct hv_virtio_blk *blk);
 

@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "devices/fd-watch.h"
 #include "kvm/irq.h"
 #include "kvm/vm.h"
 
@@ -59,6 +60,11 @@ static uint64_t transport_features(void)
 bool hv_virtio_has_feature(const struct hv_virtio_dev *dev, unsigned bit)
 {
     return dev->guest_features & (1ull << bit);
+}
+
+int hv_virtio_kick_fd(const struct hv_virtio_dev *dev, unsigned q)
+{
+    return dev->queues[q].kick_fd;
 }
 
 static void raise_interrupt(struct hv_virtio_dev *dev, uint16_t vector, uint8_t isr_bit)
@@ -173,7 +179,18 @@ static void reset_locked(struct hv_virtio_dev *dev)
 
 static void device_reset(struct hv_virtio_dev *dev)
 {
-    /* Not under queue_lock: a device may wait here for I/O the main loop completes. */
+    /*
+     * DRIVER_OK off first, under queue_lock: from here on no kick reaches the device, so
+     * nothing new is taken from the rings while its reset waits for what is in flight
+     * (before, a kick in that window started requests whose answers then went to the
+     * cleared rings).
+     */
+    pthread_mutex_lock(&dev->queue_lock);
+    pthread_mutex_lock(&dev->lock);
+    dev->status &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+    pthread_mutex_unlock(&dev->lock);
+    pthread_mutex_unlock(&dev->queue_lock);
+    /* Not under queue_lock: a device may wait here for I/O another thread completes. */
     if (dev->ops->reset)
         dev->ops->reset(dev);
     pthread_mutex_lock(&dev->queue_lock);
@@ -461,7 +478,8 @@ int hv_virtio_init(struct hv_virtio_dev *dev, const struct hv_virtio_ops *ops, v
         vq->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (vq->kick_fd < 0)
             return -errno;
-        vq->kick_watch = g_unix_fd_add(vq->kick_fd, G_IO_IN, on_kick, vq);
+        if (!ops->own_kicks)
+            vq->kick_watch = hv_fd_watch_add(vq->kick_fd, on_kick, vq);
     }
     reset_locked(dev);
     return 0;

@@ -49,7 +49,18 @@ struct hv_virtio_ops {
     void (*activate)(struct hv_virtio_dev *dev);
     /* The guest kicked queue `q` (runs on the main-loop thread). */
     void (*queue_notify)(struct hv_virtio_dev *dev, unsigned q);
-    /* The driver reset the device (status 0) or the machine reset. */
+    /*
+     * The device waits for its queues' kicks itself, on a thread of its own reading
+     * hv_virtio_kick_fd(): the main loop does not watch them and queue_notify is unused.
+     * It must then check, under queue_lock, what a kick on the main loop would: the device
+     * not broken, the queue enabled, DRIVER_OK set.
+     */
+    bool own_kicks;
+    /*
+     * The driver reset the device (status 0) or the machine reset. DRIVER_OK is already
+     * clear, so no kick reaches the device any more; the rings are still mapped, and are
+     * cleared when this returns: requests in flight must be finished (or dropped) by then.
+     */
     void (*reset)(struct hv_virtio_dev *dev);
 };
 
@@ -100,6 +111,8 @@ void hv_virtio_destroy(struct hv_virtio_dev *dev);
 void hv_virtio_reset(struct hv_virtio_dev *dev);
 
 bool hv_virtio_has_feature(const struct hv_virtio_dev *dev, unsigned bit);
+/* Queue `q`'s ioeventfd (for own_kicks devices; the transport keeps owning it). */
+int hv_virtio_kick_fd(const struct hv_virtio_dev *dev, unsigned q);
 /* Interrupts the driver for queue `q` if the ring says it wants one. */
 void hv_virtio_notify(struct hv_virtio_dev *dev, unsigned q);
 void hv_virtio_config_changed(struct hv_virtio_dev *dev);

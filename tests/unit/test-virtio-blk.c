@@ -373,7 +373,7 @@ static uint16_t used_idx(struct rig *r)
 static void kick_and_wait(struct rig *r, uint16_t n)
 {
     uint16_t want = (uint16_t)(used_idx(r) + n);
-    r->dev->ops->queue_notify(r->dev, 0);
+    hv_virtio_blk_kick(r->blk);
     gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (used_idx(r) != want) {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
@@ -603,7 +603,10 @@ static void test_device_direct_unaligned(void)
     rig_down(&r);
 }
 
-/* A reset waits for the requests in flight and answers none of them on the new rings. */
+/*
+ * A reset waits for the requests in flight and answers none of them once it has begun: the
+ * I/O thread may answer some before (they complete as it likes), none after.
+ */
 static void test_device_reset_drains(void)
 {
     struct rig r;
@@ -616,12 +619,16 @@ static void test_device_reset_drains(void)
                           {alloc_buf(&r, 1), 1, true}};
         offer(&r, s, 3);
     }
-    r.dev->ops->queue_notify(r.dev, 0);
+    hv_virtio_blk_kick(r.blk);
     r.dev->ops->reset(r.dev);
     g_assert_cmpuint(hv_virtio_blk_inflight(r.blk), ==, 0);
-    for (unsigned i = 0; i < 20; i++)
+    uint16_t answered = used_idx(&r);
+    g_assert_cmpuint(answered, <=, N);
+    for (unsigned i = 0; i < 20; i++) {
         g_main_context_iteration(NULL, FALSE);
-    g_assert_cmpuint(used_idx(&r), ==, 0);
+        g_usleep(500);
+    }
+    g_assert_cmpuint(used_idx(&r), ==, answered);
     /* The writes themselves did happen. */
     g_autofree uint8_t *file = NULL;
     gsize flen;
@@ -637,7 +644,7 @@ static void test_device_broken_chain(void)
     rig_up(&r, false, HV_CACHE_WRITEBACK);
     struct seg s[] = {{put_hdr(&r, VIRTIO_BLK_T_IN, 0), 16, false}};
     offer(&r, s, 1);
-    r.dev->ops->queue_notify(r.dev, 0);
+    hv_virtio_blk_kick(r.blk);
     g_assert_true(r.dev->broken);
     g_assert_cmpuint(used_idx(&r), ==, 0);
     rig_down(&r);
