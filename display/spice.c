@@ -165,6 +165,8 @@ static int agent_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
 {
     struct hv_spice *s = container_of(sin, struct hv_spice, agent);
     guint n = MIN((guint)MAX(len, 0), s->agent_in->len);
+    if (n == 0)
+        return 0; /* nothing waiting (and an empty array's data may be NULL) */
     memcpy(buf, s->agent_in->data, n);
     g_byte_array_remove_range(s->agent_in, 0, n);
     return (int)n;
