@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* virtio-balloon and virtio-console driven through their PCI registers, rings in fake RAM. */
+/* virtio-balloon, virtio-console and the transport driven through the PCI registers. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -312,6 +312,63 @@ static void test_console_open_error(struct fixture *f, gconstpointer data)
     hv_chardev_spec_clear(&spec);
 }
 
+/* ---- the transport ---- */
+
+struct probe {
+    struct hv_virtio_dev dev;
+    unsigned kicks;
+    uint8_t status_at_reset;
+};
+
+static void probe_notify(struct hv_virtio_dev *dev, unsigned q)
+{
+    (void)q;
+    ((struct probe *)dev->opaque)->kicks++;
+}
+
+/* What a device that waits for its I/O in reset sees: a kick meanwhile reaches it or not. */
+static void probe_reset(struct hv_virtio_dev *dev)
+{
+    struct probe *p = dev->opaque;
+    p->status_at_reset = dev->status;
+    uint64_t one = 1;
+    g_assert_cmpint(write(hv_virtio_kick_fd(dev, 0), &one, sizeof(one)), ==, sizeof(one));
+    vh_pump();
+}
+
+static const struct hv_virtio_ops probe_ops = {
+    .name = "probe",
+    .device_id = VIRTIO_ID_RNG,
+    .nr_queues = 1,
+    .queue_size = QSIZE,
+    .queue_notify = probe_notify,
+    .reset = probe_reset,
+};
+
+/*
+ * The driver's reset (status 0) turns DRIVER_OK off before the device's reset runs, so no
+ * kick starts requests while the device waits for those in flight (their answers would go
+ * to rings about to be cleared).
+ */
+static void test_reset_stops_kicks(struct fixture *f, gconstpointer data)
+{
+    (void)data;
+    struct probe *p = g_new0(struct probe, 1);
+    g_assert_cmpint(hv_virtio_init(&p->dev, &probe_ops, p, &f->vh.vm, &f->vh.mem), ==, 0);
+    vh_plug(&f->vh, &p->dev);
+    vh_driver_init(&f->vh, 0, 1);
+    vh_driver_ok(&f->vh);
+    unsigned before = p->kicks;
+    vh_regs_write(&f->vh, NOTIFY_OFF, 0, 2);
+    vh_pump();
+    g_assert_cmpuint(p->kicks, ==, before + 1);
+    vh_regs_write(&f->vh, C_STATUS, 0, 1);
+    g_assert_cmphex(p->status_at_reset & VIRTIO_STATUS_DRIVER_OK, ==, 0);
+    g_assert_cmpuint(p->kicks, ==, before + 1);
+    hv_virtio_destroy(&p->dev);
+    g_free(p);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -324,5 +381,6 @@ int main(int argc, char **argv)
     T("/virtio/console/tx", test_console_tx);
     T("/virtio/console/rx-flow-control", test_console_rx_flow_control);
     T("/virtio/console/open-error", test_console_open_error);
+    T("/virtio/transport/reset-stops-kicks", test_reset_stops_kicks);
     return g_test_run();
 }
